@@ -1,0 +1,159 @@
+// The whole data tier: one network, the credentials, the four servers and what the
+// services need to reach them.
+import * as docker from "@pulumi/docker";
+import * as pulumi from "@pulumi/pulumi";
+import { ConnectionBudget } from "../config/budget";
+import { StackPlan } from "../config/plan";
+import { budgetTables } from "../render/budgetTables";
+import { connectionStrings, ConnectionStrings, envFiles, hostSideAddress, networkEndpoints, publishedEndpoints } from "../render/connections";
+import { pgbouncerLoginUsers } from "../render/pgbouncer";
+import { StackCredentials } from "./credentials";
+import { PgBouncer } from "./pgbouncer";
+import { Postgres } from "./postgres";
+import { PostgresSchema } from "./postgresSchema";
+import { Qdrant } from "./qdrant";
+import { Redis } from "./redis";
+
+export interface DataTierArgs {
+    plan: StackPlan;
+    budget: ConnectionBudget;
+}
+
+export class DataTier extends pulumi.ComponentResource {
+    readonly network: docker.Network;
+    readonly credentials: StackCredentials;
+    readonly postgres: Postgres;
+    readonly schema: PostgresSchema;
+    readonly pgbouncer: PgBouncer;
+    readonly redis: Redis;
+    readonly qdrant?: Qdrant;
+    /** In-network connection strings (section 2.4's host names). Secret. */
+    readonly connectionStrings: pulumi.Output<ConnectionStrings>;
+    /** The same through the ports published on the Docker host. Secret. */
+    readonly hostConnectionStrings: pulumi.Output<ConnectionStrings>;
+    /** Each service's .env file, and the operators'. Secret. */
+    readonly envFiles: pulumi.Output<Record<string, string>>;
+    readonly summary: Record<string, unknown>;
+    readonly budgetTables: Record<string, string>;
+
+    constructor(name: string, args: DataTierArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("zentoria:index:DataTier", name, {}, opts);
+        const { plan } = args;
+        const child = { parent: this };
+
+        this.network = new docker.Network(
+            `${name}-network`,
+            { name: plan.networkName, driver: "bridge", labels: [{ label: "zentoria.stack", value: plan.prefix }] },
+            child,
+        );
+        this.credentials = new StackCredentials(`${name}-credentials`, { plan }, child);
+        const postgresLogins = this.credentials.postgres;
+
+        this.postgres = new Postgres(
+            `${name}-postgres`,
+            {
+                plan,
+                network: this.network,
+                superuserVerifier: postgresLogins[plan.postgres.superuser].verifier,
+                sharedPorts: [{ internal: plan.pgbouncer.port, publish: plan.pgbouncer.publish }],
+            },
+            child,
+        );
+        this.schema = new PostgresSchema(
+            `${name}-schema`,
+            {
+                plan,
+                host: hostSideAddress(plan.postgres.publish.address),
+                port: plan.postgres.publish.port,
+                superuserPassword: postgresLogins[plan.postgres.superuser].password,
+                logins: postgresLogins,
+                serverReady: this.postgres.container,
+            },
+            child,
+        );
+
+        const verifiers: Record<string, pulumi.Output<string>> = { [plan.pgbouncer.adminUser]: this.credentials.pgbouncerAdmin.verifier };
+        for (const user of pgbouncerLoginUsers(plan).filter((candidate) => candidate !== plan.pgbouncer.adminUser)) {
+            verifiers[user] = postgresLogins[user].verifier;
+        }
+        this.pgbouncer = new PgBouncer(
+            `${name}-pgbouncer`,
+            // Roles first: a client that PgBouncer admits must find its role on the server.
+            { plan, postgresContainer: this.postgres.container, verifiers },
+            { parent: this, dependsOn: Object.values(this.schema.roles) },
+        );
+        this.redis = new Redis(`${name}-redis`, { plan, network: this.network, logins: this.credentials.redis }, child);
+        if (plan.qdrant.enabled) {
+            this.qdrant = new Qdrant(
+                `${name}-qdrant`,
+                { plan, network: this.network, apiKey: this.credentials.qdrantApiKey, readOnlyApiKey: this.credentials.qdrantReadOnlyApiKey },
+                child,
+            );
+        }
+
+        const credentials = this.credentials.plaintext();
+        this.connectionStrings = pulumi.secret(credentials.apply((c) => connectionStrings(plan, c, networkEndpoints(plan))));
+        this.hostConnectionStrings = pulumi.secret(credentials.apply((c) => connectionStrings(plan, c, publishedEndpoints(plan))));
+        this.envFiles = pulumi.secret(credentials.apply((c) => envFiles(plan, c, networkEndpoints(plan))));
+        this.summary = summarize(plan);
+        this.budgetTables = budgetTables(args.budget);
+
+        this.registerOutputs({ summary: this.summary });
+    }
+}
+
+/** What runs where, without a single credential. */
+export function summarize(plan: StackPlan): Record<string, unknown> {
+    const published = (publish: { address: string; port: number }) => `${publish.address}:${publish.port}`;
+    return {
+        network: plan.networkName,
+        postgres: {
+            container: plan.postgres.containerName,
+            host: plan.postgres.hostname,
+            port: plan.postgres.port,
+            published: published(plan.postgres.publish),
+            image: plan.postgres.image,
+            maxConnections: plan.postgres.maxConnections,
+            databases: plan.databases.map((database) => database.name),
+            volume: plan.postgres.volumeName,
+        },
+        pgbouncer: {
+            container: plan.pgbouncer.containerName,
+            host: plan.postgres.hostname,
+            port: plan.pgbouncer.port,
+            published: published(plan.pgbouncer.publish),
+            image: plan.pgbouncer.image,
+            poolMode: plan.pgbouncer.poolMode,
+            maxClientConn: plan.pgbouncer.maxClientConn,
+            pools: plan.pools.map((pool) => ({
+                database: pool.alias,
+                service: pool.service,
+                role: pool.role,
+                serverDatabase: pool.database,
+                poolSize: pool.poolSize,
+                maxClientConnections: pool.maxClientConnections,
+            })),
+        },
+        redis: {
+            container: plan.redis.containerName,
+            host: plan.redis.hostname,
+            port: plan.redis.port,
+            published: published(plan.redis.publish),
+            image: plan.redis.image,
+            maxclients: plan.redis.maxclients,
+            databases: plan.redis.clients.map((client) => ({ database: client.database, client: client.name, user: client.user, purpose: client.purpose })),
+            volume: plan.redis.volumeName,
+        },
+        qdrant: plan.qdrant.enabled
+            ? {
+                  container: plan.qdrant.containerName,
+                  host: plan.qdrant.hostname,
+                  httpPort: plan.qdrant.httpPort,
+                  grpcPort: plan.qdrant.grpcPort,
+                  published: [published(plan.qdrant.publishHttp), published(plan.qdrant.publishGrpc)],
+                  image: plan.qdrant.image,
+                  volume: plan.qdrant.volumeName,
+              }
+            : { enabled: false },
+    };
+}

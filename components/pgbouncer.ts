@@ -1,0 +1,61 @@
+// PgBouncer in PostgreSQL's network namespace: the spec has both on host zentoria-db
+// (container 404), 5432 and 6432. Config and userlist are rendered from the plan.
+import * as docker from "@pulumi/docker";
+import * as pulumi from "@pulumi/pulumi";
+import { StackPlan } from "../config/plan";
+import { CONTAINER_LAYOUT } from "../render/layout";
+import { pgbouncerLoginUsers, renderPgbouncerIni, renderUserlist } from "../render/pgbouncer";
+import { containerLabels, containerOptions, healthcheck, localImage, uploads } from "./docker";
+
+export interface PgBouncerArgs {
+    plan: StackPlan;
+    /** The PostgreSQL container whose network namespace PgBouncer joins. */
+    postgresContainer: docker.Container;
+    /** SCRAM verifier per login user: the admin and every pooled role. */
+    verifiers: Readonly<Record<string, pulumi.Output<string>>>;
+}
+
+export class PgBouncer extends pulumi.ComponentResource {
+    readonly container: docker.Container;
+    readonly pgbouncerIni: string;
+    readonly userlist: pulumi.Output<string>;
+
+    constructor(name: string, args: PgBouncerArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("zentoria:index:PgBouncer", name, {}, opts);
+        const { plan } = args;
+        const pgbouncer = plan.pgbouncer;
+        const layout = CONTAINER_LAYOUT;
+        const labels = { "zentoria.stack": plan.prefix, "zentoria.service": "pgbouncer", "zentoria.container": "404" };
+
+        this.pgbouncerIni = renderPgbouncerIni(plan, layout);
+        const users = pgbouncerLoginUsers(plan);
+        this.userlist = pulumi.secret(
+            pulumi.all(users.map((user) => args.verifiers[user])).apply((verifiers) => renderUserlist(users.map((user, index) => ({ user, verifier: verifiers[index] })))),
+        );
+        const image = localImage(`${name}-image`, pgbouncer.image, this);
+
+        this.container = new docker.Container(
+            name,
+            {
+                name: pgbouncer.containerName,
+                image: image.imageId,
+                networkMode: pulumi.interpolate`container:${args.postgresContainer.id}`,
+                entrypoints: ["pgbouncer"],
+                command: [layout.pgbouncer.configFile],
+                uploads: uploads([
+                    { path: layout.pgbouncer.configFile, content: this.pgbouncerIni },
+                    { path: layout.pgbouncer.userlistFile, content: this.userlist },
+                ]),
+                // Every client and server connection is a file descriptor (pitfall 8).
+                ulimits: [{ name: "nofile", soft: pgbouncer.fileDescriptorLimit, hard: pgbouncer.fileDescriptorLimit }],
+                healthcheck: healthcheck(["CMD", "pg_isready", "-h", "127.0.0.1", "-p", String(pgbouncer.port), "-d", "pgbouncer", "-U", pgbouncer.adminUser]),
+                restart: "unless-stopped",
+                wait: true,
+                waitTimeout: 120,
+                labels: containerLabels(labels),
+            },
+            containerOptions(this, { additionalSecretOutputs: ["uploads"] }),
+        );
+        this.registerOutputs({ containerName: this.container.name });
+    }
+}

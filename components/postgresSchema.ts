@@ -1,0 +1,131 @@
+// Databases, roles and grants inside PostgreSQL (section 2.5), through the postgresql
+// provider. Nothing here knows Docker: it needs an address and the superuser's password.
+import * as pulumi from "@pulumi/pulumi";
+import * as postgresql from "@pulumi/postgresql";
+import { DatabaseGrantPlan, RolePlan, StackPlan } from "../config/plan";
+import { ScramLogin } from "./credentials";
+
+export interface PostgresSchemaArgs {
+    plan: StackPlan;
+    host: string;
+    port: number;
+    superuserPassword: pulumi.Output<string>;
+    logins: Readonly<Record<string, ScramLogin>>;
+    /** The server must be up (healthy) before the provider's one and only connection attempt. */
+    serverReady: pulumi.Resource;
+}
+
+const TABLE_WRITE = ["SELECT", "INSERT", "UPDATE", "DELETE"];
+const SEQUENCE_USE = ["USAGE", "SELECT", "UPDATE"];
+
+export class PostgresSchema extends pulumi.ComponentResource {
+    readonly provider: postgresql.Provider;
+    readonly roles: Readonly<Record<string, postgresql.Role>>;
+    readonly databases: Readonly<Record<string, postgresql.Database>>;
+    private readonly namePrefix: string;
+
+    constructor(name: string, args: PostgresSchemaArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("zentoria:index:PostgresSchema", name, {}, opts);
+        const { plan } = args;
+        this.namePrefix = name;
+
+        this.provider = new postgresql.Provider(
+            `${name}-provider`,
+            {
+                host: args.host,
+                port: args.port,
+                username: plan.postgres.superuser,
+                password: args.superuserPassword,
+                database: "postgres",
+                superuser: true,
+                // lib/pq reads an empty sslmode as "require" (pitfall 13); the server has no TLS.
+                sslmode: "disable",
+                connectTimeout: plan.timeouts.connectSeconds * 3,
+            },
+            { parent: this, dependsOn: [args.serverReady] },
+        );
+
+        const roles: Record<string, postgresql.Role> = {};
+        for (const role of plan.roles.filter((candidate) => candidate.access !== "superuser")) {
+            roles[role.name] = this.role(role, args.logins[role.name], plan);
+        }
+        this.roles = roles;
+
+        const databases: Record<string, postgresql.Database> = {};
+        for (const database of plan.databases) {
+            databases[database.name] = new postgresql.Database(
+                `${name}-db-${database.name}`,
+                { name: database.name, owner: roles[database.owner].name, encoding: "UTF8", template: "template0" },
+                this.childOptions(),
+            );
+            // Only the roles granted below may connect, not every role (PUBLIC).
+            new postgresql.Grant(
+                `${name}-db-${database.name}-revoke-public`,
+                { database: databases[database.name].name, role: "public", objectType: "database", privileges: [] },
+                this.childOptions({ deleteBeforeReplace: true }),
+            );
+            if (database.vectorExtension) {
+                new postgresql.Extension(`${name}-db-${database.name}-vector`, { name: "vector", database: databases[database.name].name }, this.childOptions());
+            }
+        }
+        this.databases = databases;
+
+        for (const grant of plan.grants) {
+            this.grant(name, grant, plan);
+        }
+        this.registerOutputs({});
+    }
+
+    private childOptions(extra: pulumi.CustomResourceOptions = {}): pulumi.CustomResourceOptions {
+        return { parent: this, provider: this.provider, ...extra };
+    }
+
+    private role(role: RolePlan, login: ScramLogin, plan: StackPlan): postgresql.Role {
+        return new postgresql.Role(
+            `${this.namePrefix}-role-${role.name}`,
+            {
+                name: role.name,
+                login: true,
+                // A SCRAM verifier: PostgreSQL stores it as is, and PgBouncer's userlist has the same bytes.
+                password: login.verifier,
+                connectionLimit: role.connectionLimit,
+                // Section 6.1's query timeout, per role so that the superuser's maintenance is not cut off.
+                statementTimeout: plan.timeouts.querySeconds * 1000,
+                roles: role.access === "monitoring" ? ["pg_monitor"] : [],
+            },
+            this.childOptions(),
+        );
+    }
+
+    private grant(name: string, grant: DatabaseGrantPlan, plan: StackPlan): void {
+        if (grant.access === "owner") {
+            return;
+        }
+        const database = this.databases[grant.database].name;
+        const role = this.roles[grant.role].name;
+        const prefix = `${name}-${grant.database}-${grant.role}`;
+        // Grants can show perpetual diffs and are lost by create-before-delete (pitfall 18).
+        const options = this.childOptions({ deleteBeforeReplace: true });
+        new postgresql.Grant(`${prefix}-connect`, { database, role, objectType: "database", privileges: ["CONNECT"] }, options);
+        if (grant.access === "connect") {
+            return;
+        }
+        const ownerName = plan.databases.find((database) => database.name === grant.database)?.owner;
+        if (!ownerName) {
+            throw new Error(`database ${grant.database} has no owner in the plan`);
+        }
+        const owner = this.roles[ownerName].name;
+        const tablePrivileges = grant.access === "readonly" ? ["SELECT"] : TABLE_WRITE;
+        const sequencePrivileges = grant.access === "readonly" ? ["SELECT"] : SEQUENCE_USE;
+        new postgresql.Grant(`${prefix}-schema`, { database, role, schema: "public", objectType: "schema", privileges: ["USAGE"] }, options);
+        new postgresql.Grant(`${prefix}-tables`, { database, role, schema: "public", objectType: "table", objects: [], privileges: tablePrivileges }, options);
+        new postgresql.Grant(`${prefix}-sequences`, { database, role, schema: "public", objectType: "sequence", objects: [], privileges: sequencePrivileges }, options);
+        // Tables the owner creates later (migrations) are covered too.
+        new postgresql.DefaultPrivileges(`${prefix}-default-tables`, { database, role, owner, schema: "public", objectType: "table", privileges: tablePrivileges }, options);
+        new postgresql.DefaultPrivileges(
+            `${prefix}-default-sequences`,
+            { database, role, owner, schema: "public", objectType: "sequence", privileges: sequencePrivileges },
+            options,
+        );
+    }
+}

@@ -1,0 +1,208 @@
+// Defaults: the numbers of ../spec/connection-pooling.md, section by section. Where the spec's
+// numbers contradict each other the default that fits is used and listed in DEVIATIONS below
+// (also in the README), so nobody has to rediscover the arithmetic.
+import { StackConfig } from "./schema";
+
+export const DEFAULT_CONFIG: StackConfig = {
+    prefix: "zentoria",
+    bindAddress: "127.0.0.1",
+    allowPublicBind: false,
+    // Section 6.1: query timeout 30 s, connection timeout 10 s, idle timeout 60 s.
+    timeouts: { connectSeconds: 10, querySeconds: 30, idleSeconds: 60 },
+    postgres: {
+        // Section 1: container 404, port 5432. The pgvector image is the official postgres:15
+        // image plus the extension zentoria_vectors needs (section 2.4).
+        image: "pgvector/pgvector:0.8.1-pg15-bookworm",
+        hostname: "zentoria-db",
+        port: 5432,
+        hostPort: 5432,
+        pgvector: true,
+        superuserReservedConnections: 3,
+        sharedBuffers: "128MB",
+        settings: {},
+        retainDataOnDestroy: true,
+    },
+    pgbouncer: {
+        // Section 2.1, plus pitfall 10: a PgBouncer with the 2026 SCRAM and parser CVEs fixed.
+        image: "ghcr.io/cloudnative-pg/pgbouncer:1.26.1",
+        port: 6432,
+        hostPort: 6432,
+        poolMode: "transaction",
+        maxClientConn: 500,
+        defaultPoolSize: 20,
+        minPoolSize: 5,
+        reservePoolSize: 5,
+        reservePoolTimeoutSeconds: 5,
+        maxDbConnections: 50,
+        ignoreStartupParameters: ["extra_float_digits"],
+        adminUser: "pgbouncer",
+        // Admin console sessions (section 5.1's SHOW commands, exporters) count as clients too.
+        consoleClients: 5,
+        queryTimeoutGraceSeconds: 5,
+        fileDescriptorLimit: 4096,
+    },
+    // Section 2.5, with the limits raised where the pools of section 2.2 need more (DEVIATIONS).
+    roles: {
+        postgres: { access: "superuser", connectionLimit: 10, directConnections: 10 },
+        zentoria_app: { access: "application", connectionLimit: 95, directConnections: 4 },
+        n8n_app: { access: "application", connectionLimit: 35, directConnections: 2 },
+        readonly: { access: "readonly", connectionLimit: 10, directConnections: 5 },
+        zentoria_monitor: { access: "monitoring", connectionLimit: 15, directConnections: 2 },
+    },
+    databases: {
+        zentoria_main: { owner: "zentoria_app", vectorExtension: false },
+        zentoria_vectors: { owner: "zentoria_app", vectorExtension: true },
+        n8n: { owner: "n8n_app", vectorExtension: false },
+    },
+    // Section 2.2. pool_size is per (user, database) pair, so services that share a role get
+    // their own PgBouncer database alias to get their own pool size (pitfall 2).
+    services: {
+        // Section 2.4's variables: DATABASE_URL and VECTOR_DATABASE_URL for the backend,
+        // DB_POSTGRESDB_* for n8n, a postgresql+asyncpg:// DATABASE_URL for the AI orchestrator.
+        backend: {
+            role: "zentoria_app",
+            driver: "libpq",
+            sslmode: "prefer",
+            pools: {
+                zentoria_main: { alias: "zentoria_main", env: "DATABASE_URL", format: "url", poolSize: 20, maxClientConnections: 40 },
+                zentoria_vectors: { alias: "zentoria_vectors", env: "VECTOR_DATABASE_URL", format: "url", poolSize: 10, maxClientConnections: 20 },
+            },
+        },
+        n8n: {
+            role: "n8n_app",
+            driver: "libpq",
+            sslmode: "prefer",
+            pools: {
+                zentoria_main: { alias: "zentoria_main_n8n", env: "ZENTORIA_DATABASE_URL", format: "url", poolSize: 5, maxClientConnections: 10 },
+                n8n: { alias: "n8n", env: "DB_POSTGRESDB", format: "n8n", poolSize: 10, maxClientConnections: 20 },
+            },
+        },
+        ai_orchestrator: {
+            role: "zentoria_app",
+            driver: "asyncpg",
+            sslmode: "prefer",
+            pools: {
+                zentoria_main: { alias: "zentoria_main_ai", env: "DATABASE_URL", format: "url", poolSize: 5, maxClientConnections: 10 },
+                zentoria_vectors: { alias: "zentoria_vectors_ai", env: "VECTOR_DATABASE_URL", format: "url", poolSize: 15, maxClientConnections: 30 },
+            },
+        },
+        // "Admin/Monitoring, All": the statistics views of section 5.2 are cluster-wide, so one
+        // pool on the maintenance database serves every database.
+        monitoring: {
+            role: "zentoria_monitor",
+            driver: "libpq",
+            sslmode: "prefer",
+            pools: {
+                postgres: { alias: "monitoring", env: "MONITORING_DATABASE_URL", format: "url", poolSize: 5, maxClientConnections: 10 },
+            },
+        },
+    },
+    redis: {
+        // Sections 1 and 3: container 410, port 6379, maxclients 1000 (3.3).
+        image: "redis:7.4.6-bookworm",
+        hostname: "zentoria-redis",
+        port: 6379,
+        hostPort: 6379,
+        maxclients: 1000,
+        databases: 16,
+        appendonly: true,
+        maxmemory: "0",
+        maxmemoryPolicy: "noeviction",
+        tcpKeepaliveSeconds: 30,
+        // Section 5.3: connected_clients warning > 500, critical > 900.
+        warningClients: 500,
+        criticalClients: 900,
+        // Section 3.2.
+        clients: {
+            sessions: { user: "backend", database: 0, maxConnections: 20, purpose: "Session management", services: ["backend"] },
+            cache: { user: "backend", database: 1, maxConnections: 30, purpose: "API response cache", services: ["backend"] },
+            queues: { user: "n8n", database: 2, maxConnections: 15, purpose: "Job queues", services: ["n8n"] },
+            pubsub: { user: "pubsub", database: 3, maxConnections: 10, purpose: "Real-time events", services: ["backend", "ai_orchestrator"] },
+            ai_memory: { user: "ai_orchestrator", database: 4, maxConnections: 20, purpose: "Conversation context", services: ["ai_orchestrator"] },
+            rate_limits: { user: "backend", database: 5, maxConnections: 10, purpose: "Rate limiting", services: ["backend"] },
+        },
+        retainDataOnDestroy: true,
+    },
+    qdrant: {
+        // Section 4: HTTP 6333, gRPC 6334; 4.1's keep-alive agent; 4.2's limits.
+        enabled: true,
+        image: "qdrant/qdrant:v1.15.4",
+        hostname: "zentoria-embeddings",
+        httpPort: 6333,
+        grpcPort: 6334,
+        hostHttpPort: 6333,
+        hostGrpcPort: 6334,
+        httpMaxSockets: 50,
+        httpMaxFreeSockets: 10,
+        services: ["backend", "ai_orchestrator"],
+        operations: {
+            vectorSearch: { concurrency: 10, timeoutSeconds: 5 },
+            batchUpsert: { concurrency: 5, timeoutSeconds: 30 },
+            collectionOperations: { concurrency: 2, timeoutSeconds: 60 },
+        },
+        retainDataOnDestroy: true,
+    },
+    credentials: {},
+};
+
+export interface Deviation {
+    /** Config key that differs from the spec. */
+    key: string;
+    spec: string;
+    default: string;
+    why: string;
+}
+
+export const DEVIATIONS: readonly Deviation[] = [
+    {
+        key: "roles.zentoria_app.connectionLimit",
+        spec: "50 (section 2.5)",
+        default: "95",
+        why:
+            "Section 2.2 gives zentoria_app pools of 20 + 10 (backend) + 5 + 15 (AI orchestrator) = 50 " +
+            "server connections before any reserve; section 2.1's reserve_pool_size 5 per pool adds 4 x 5 = 20 (peak 70), " +
+            "and 4 direct connections (migrations, LISTEN) make 74. A limit of 50 refuses connections under load; " +
+            "95 keeps the peak at 78 % of the limit, under section 5.1's 80 % warning level.",
+    },
+    {
+        key: "roles.n8n_app.connectionLimit",
+        spec: "20 (section 2.5)",
+        default: "35",
+        why:
+            "n8n's pools are 5 (zentoria_main) + 10 (n8n) = 15, peak 15 + 2 x 5 reserve = 25, plus 2 direct = 27 > 20. " +
+            "35 keeps the peak at 77 %.",
+    },
+    {
+        key: "roles.postgres.connectionLimit",
+        spec: "10 (section 2.5)",
+        default: "10, not applied",
+        why:
+            "postgres is a superuser and PostgreSQL ignores CONNECTION LIMIT for superusers; the program does not " +
+            "run the ALTER ROLE and warns instead. The 10 is counted as the administrators' budget in max_connections.",
+    },
+    {
+        key: "services.*.pools.*.alias",
+        spec: "one database name per database (section 2.4)",
+        default: "zentoria_main_n8n, zentoria_main_ai, zentoria_vectors_ai, monitoring",
+        why:
+            "PgBouncer sizes pools per (user, database) pair; backend and AI orchestrator both log in as zentoria_app, " +
+            "so without their own alias they would share one pool and section 2.2's sizes could not be applied. " +
+            "The backend keeps the spec's names; the others connect to their alias (see the connection string outputs).",
+    },
+    {
+        key: "pgbouncer.maxDbConnections",
+        spec: "50 per database (section 2.1)",
+        default: "50 per PgBouncer database entry",
+        why:
+            "PgBouncer applies max_db_connections per [databases] entry, i.e. per alias. The budget shows both the " +
+            "per-entry figure that PgBouncer enforces and the per-PostgreSQL-database sum.",
+    },
+    {
+        key: "pgbouncer.queryTimeoutGraceSeconds",
+        spec: "query timeout 30 s (section 6.1)",
+        default: "statement_timeout 30 s per role; PgBouncer query_timeout 35 s",
+        why:
+            "PostgreSQL's statement_timeout cancels the query and keeps the connection; PgBouncer's query_timeout " +
+            "closes the server connection. The grace lets the gentle one fire first.",
+    },
+];

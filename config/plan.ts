@@ -1,0 +1,394 @@
+// The plan: one typed, immutable description of the stack, derived from validated config.
+// Renderers, the budget and the components read it; none of them reads config.
+import { DeepReadonly, deepFreeze } from "./freeze";
+import { MAINTENANCE_DATABASE, REDIS_SYSTEM_USERS } from "./validate";
+import { PoolMode, RoleAccess, StackConfig } from "./schema";
+
+export interface Publish {
+    /** Address on the Docker host the port is published on. */
+    address: string;
+    port: number;
+}
+
+export interface PostgresPlan {
+    image: string;
+    containerName: string;
+    /** Network alias; PgBouncer answers on the same host (shared network namespace). */
+    hostname: string;
+    port: number;
+    publish: Publish;
+    superuser: string;
+    maxConnections: number;
+    /** True when max_connections was derived from the role limits rather than configured. */
+    maxConnectionsDerived: boolean;
+    superuserReservedConnections: number;
+    sharedBuffers: string;
+    pgvector: boolean;
+    /** Extra postgresql.conf settings from config, sorted by name. */
+    extraSettings: ReadonlyArray<readonly [string, string | number | boolean]>;
+    volumeName: string;
+    retainDataOnDestroy: boolean;
+}
+
+export interface RolePlan {
+    name: string;
+    access: RoleAccess;
+    connectionLimit: number;
+    /** Connections that bypass PgBouncer: migrations, LISTEN, people, exporters. */
+    directConnections: number;
+    /** Whether the role logs in through PgBouncer (it has pools or reads PgBouncer's stats). */
+    pooled: boolean;
+}
+
+export interface DatabasePlan {
+    name: string;
+    owner: string;
+    /** CREATE EXTENSION vector (only when the image has pgvector). */
+    vectorExtension: boolean;
+}
+
+/** What a role may do in a database beyond CONNECT. */
+export type DatabaseAccess = "owner" | "readwrite" | "readonly" | "connect";
+
+export interface DatabaseGrantPlan {
+    role: string;
+    database: string;
+    access: DatabaseAccess;
+}
+
+export interface PoolPlan {
+    service: string;
+    role: string;
+    /** The PostgreSQL database the pool's server connections go to. */
+    database: string;
+    /** The PgBouncer [databases] entry clients connect to. */
+    alias: string;
+    /** Environment variable (or n8n variable prefix) the service reads this pool from. */
+    env: string;
+    format: "url" | "n8n";
+    poolSize: number;
+    maxClientConnections: number;
+    /** Config key of this pool, for messages. */
+    key: string;
+}
+
+export type Sslmode = "disable" | "allow" | "prefer" | "require" | "verify-ca" | "verify-full";
+
+export interface ServicePlan {
+    name: string;
+    role: string;
+    driver: "libpq" | "asyncpg";
+    sslmode: Sslmode;
+    pools: readonly PoolPlan[];
+}
+
+export interface PgbouncerPlan {
+    image: string;
+    containerName: string;
+    port: number;
+    publish: Publish;
+    poolMode: PoolMode;
+    maxClientConn: number;
+    defaultPoolSize: number;
+    minPoolSize: number;
+    reservePoolSize: number;
+    reservePoolTimeoutSeconds: number;
+    maxDbConnections: number;
+    maxPreparedStatements?: number;
+    ignoreStartupParameters: readonly string[];
+    adminUser: string;
+    consoleClients: number;
+    statsUsers: readonly string[];
+    queryTimeoutSeconds: number;
+    fileDescriptorLimit: number;
+    /** Roles that log in through PgBouncer, with the server connections PgBouncer may open for each. */
+    users: ReadonlyArray<{ role: string; maxUserConnections: number }>;
+}
+
+export interface RedisClientPlan {
+    name: string;
+    user: string;
+    database: number;
+    maxConnections: number;
+    purpose: string;
+    /** Services whose .env carries this client's URL. */
+    services: readonly string[];
+}
+
+export type RedisUserKind = "admin" | "monitor" | "healthcheck" | "service";
+
+export interface RedisUserPlan {
+    name: string;
+    kind: RedisUserKind;
+}
+
+export interface RedisPlan {
+    image: string;
+    containerName: string;
+    hostname: string;
+    port: number;
+    publish: Publish;
+    maxclients: number;
+    databases: number;
+    appendonly: boolean;
+    maxmemory: string;
+    maxmemoryPolicy: string;
+    tcpKeepaliveSeconds: number;
+    warningClients: number;
+    criticalClients: number;
+    clients: readonly RedisClientPlan[];
+    users: readonly RedisUserPlan[];
+    volumeName: string;
+    retainDataOnDestroy: boolean;
+}
+
+export interface QdrantOperationPlan {
+    name: string;
+    concurrency: number;
+    timeoutSeconds: number;
+}
+
+export interface QdrantPlan {
+    enabled: boolean;
+    image: string;
+    containerName: string;
+    hostname: string;
+    httpPort: number;
+    grpcPort: number;
+    publishHttp: Publish;
+    publishGrpc: Publish;
+    httpMaxSockets: number;
+    httpMaxFreeSockets: number;
+    /** Services whose .env carries Qdrant's URL and key. */
+    services: readonly string[];
+    operations: readonly QdrantOperationPlan[];
+    volumeName: string;
+    retainDataOnDestroy: boolean;
+}
+
+export interface TimeoutsPlan {
+    connectSeconds: number;
+    querySeconds: number;
+    idleSeconds: number;
+}
+
+export interface StackPlanData {
+    prefix: string;
+    networkName: string;
+    bindAddress: string;
+    timeouts: TimeoutsPlan;
+    postgres: PostgresPlan;
+    roles: RolePlan[];
+    databases: DatabasePlan[];
+    grants: DatabaseGrantPlan[];
+    services: ServicePlan[];
+    pools: PoolPlan[];
+    pgbouncer: PgbouncerPlan;
+    redis: RedisPlan;
+    qdrant: QdrantPlan;
+    /** Credentials given in config (plaintext only inside the program; secrets in Pulumi). */
+    providedCredentials: StackConfig["credentials"];
+}
+
+export type StackPlan = DeepReadonly<StackPlanData>;
+
+const byName = <T extends { name: string }>(a: T, b: T) => a.name.localeCompare(b.name);
+
+function rolePlans(config: StackConfig): RolePlan[] {
+    const pooledRoles = new Set(Object.values(config.services).map((service) => service.role));
+    return Object.entries(config.roles)
+        .map(([name, role]) => ({
+            name,
+            access: role.access,
+            connectionLimit: role.connectionLimit,
+            directConnections: role.directConnections,
+            pooled: pooledRoles.has(name) || role.access === "monitoring",
+        }))
+        .sort(byName);
+}
+
+function poolPlans(config: StackConfig): PoolPlan[] {
+    return Object.entries(config.services)
+        .flatMap(([service, serviceConfig]) =>
+            Object.entries(serviceConfig.pools).map(([database, pool]) => ({
+                service,
+                role: serviceConfig.role,
+                database,
+                alias: pool.alias,
+                env: pool.env,
+                format: pool.format,
+                poolSize: pool.poolSize,
+                maxClientConnections: pool.maxClientConnections,
+                key: `services.${service}.pools.${database}`,
+            })),
+        )
+        .sort((a, b) => a.alias.localeCompare(b.alias));
+}
+
+/** Which role may do what in which database: derived from owners, pools and role kinds. */
+function grantPlans(config: StackConfig, pools: readonly PoolPlan[]): DatabaseGrantPlan[] {
+    const grants = new Map<string, DatabaseGrantPlan>();
+    const add = (grant: DatabaseGrantPlan) => grants.set(`${grant.database}/${grant.role}`, grant);
+    for (const [database, db] of Object.entries(config.databases)) {
+        add({ role: db.owner, database, access: "owner" });
+        for (const [role, roleConfig] of Object.entries(config.roles)) {
+            if (roleConfig.access === "readonly") {
+                add({ role, database, access: "readonly" });
+            } else if (roleConfig.access === "monitoring") {
+                add({ role, database, access: "connect" });
+            }
+        }
+    }
+    for (const pool of pools) {
+        if (pool.database !== MAINTENANCE_DATABASE && !grants.has(`${pool.database}/${pool.role}`)) {
+            add({ role: pool.role, database: pool.database, access: "readwrite" });
+        }
+    }
+    return [...grants.values()].sort((a, b) => `${a.database}/${a.role}`.localeCompare(`${b.database}/${b.role}`));
+}
+
+/**
+ * max_connections must hold every non-superuser at its CONNECTION LIMIT outside the reserved
+ * superuser slots, plus the superusers' own budget.
+ */
+function derivedMaxConnections(config: StackConfig): number {
+    const roles = Object.values(config.roles);
+    const regular = roles.filter((role) => role.access !== "superuser").reduce((sum, role) => sum + role.connectionLimit, 0);
+    const superuser = roles.filter((role) => role.access === "superuser").reduce((sum, role) => sum + role.connectionLimit, 0);
+    return regular + Math.max(superuser, config.postgres.superuserReservedConnections);
+}
+
+function publishAddress(config: StackConfig, port: number): Publish {
+    return { address: config.bindAddress, port };
+}
+
+function redisPlan(config: StackConfig): RedisPlan {
+    const redis = config.redis;
+    const clients = Object.entries(redis.clients)
+        .map(([name, client]) => ({ name, ...client, services: [...client.services].sort() }))
+        .sort((a, b) => a.database - b.database || a.name.localeCompare(b.name));
+    const serviceUsers = [...new Set(clients.map((client) => client.user))];
+    const users: RedisUserPlan[] = [
+        ...REDIS_SYSTEM_USERS.map((name) => ({ name, kind: name as RedisUserKind })),
+        ...serviceUsers.map((name) => ({ name, kind: "service" as const })),
+    ].sort(byName);
+    return {
+        image: redis.image,
+        containerName: `${config.prefix}-redis`,
+        hostname: redis.hostname,
+        port: redis.port,
+        publish: publishAddress(config, redis.hostPort),
+        maxclients: redis.maxclients,
+        databases: redis.databases,
+        appendonly: redis.appendonly,
+        maxmemory: redis.maxmemory,
+        maxmemoryPolicy: redis.maxmemoryPolicy,
+        tcpKeepaliveSeconds: redis.tcpKeepaliveSeconds,
+        warningClients: redis.warningClients,
+        criticalClients: redis.criticalClients,
+        clients,
+        users,
+        volumeName: `${config.prefix}-redis-data`,
+        retainDataOnDestroy: redis.retainDataOnDestroy,
+    };
+}
+
+function qdrantPlan(config: StackConfig): QdrantPlan {
+    const qdrant = config.qdrant;
+    return {
+        enabled: qdrant.enabled,
+        image: qdrant.image,
+        containerName: `${config.prefix}-embeddings`,
+        hostname: qdrant.hostname,
+        httpPort: qdrant.httpPort,
+        grpcPort: qdrant.grpcPort,
+        publishHttp: publishAddress(config, qdrant.hostHttpPort),
+        publishGrpc: publishAddress(config, qdrant.hostGrpcPort),
+        httpMaxSockets: qdrant.httpMaxSockets,
+        httpMaxFreeSockets: qdrant.httpMaxFreeSockets,
+        services: [...qdrant.services].sort(),
+        operations: Object.entries(qdrant.operations).map(([name, operation]) => ({ name, ...operation })),
+        volumeName: `${config.prefix}-qdrant-storage`,
+        retainDataOnDestroy: qdrant.retainDataOnDestroy,
+    };
+}
+
+function pgbouncerPlan(config: StackConfig, roles: readonly RolePlan[]): PgbouncerPlan {
+    const pgbouncer = config.pgbouncer;
+    return {
+        image: pgbouncer.image,
+        containerName: `${config.prefix}-pgbouncer`,
+        port: pgbouncer.port,
+        publish: publishAddress(config, pgbouncer.hostPort),
+        poolMode: pgbouncer.poolMode,
+        maxClientConn: pgbouncer.maxClientConn,
+        defaultPoolSize: pgbouncer.defaultPoolSize,
+        minPoolSize: pgbouncer.minPoolSize,
+        reservePoolSize: pgbouncer.reservePoolSize,
+        reservePoolTimeoutSeconds: pgbouncer.reservePoolTimeoutSeconds,
+        maxDbConnections: pgbouncer.maxDbConnections,
+        maxPreparedStatements: pgbouncer.maxPreparedStatements,
+        ignoreStartupParameters: [...pgbouncer.ignoreStartupParameters].sort(),
+        adminUser: pgbouncer.adminUser,
+        consoleClients: pgbouncer.consoleClients,
+        statsUsers: roles.filter((role) => role.access === "monitoring").map((role) => role.name),
+        queryTimeoutSeconds: config.timeouts.querySeconds + pgbouncer.queryTimeoutGraceSeconds,
+        fileDescriptorLimit: pgbouncer.fileDescriptorLimit,
+        // PgBouncer queues clients instead of opening a connection the role limit would refuse.
+        users: roles
+            .filter((role) => role.pooled)
+            .map((role) => ({ role: role.name, maxUserConnections: Math.max(1, role.connectionLimit - role.directConnections) })),
+    };
+}
+
+export function buildPlan(config: StackConfig): StackPlan {
+    const roles = rolePlans(config);
+    const pools = poolPlans(config);
+    const superuser = roles.find((role) => role.access === "superuser");
+    if (!superuser) {
+        throw new Error("buildPlan needs a validated config with one superuser role");
+    }
+    const services = Object.entries(config.services)
+        .map(([name, service]) => ({
+            name,
+            role: service.role,
+            driver: service.driver,
+            sslmode: service.sslmode,
+            pools: pools.filter((pool) => pool.service === name),
+        }))
+        .sort(byName);
+    const plan: StackPlanData = {
+        prefix: config.prefix,
+        networkName: `${config.prefix}-net`,
+        bindAddress: config.bindAddress,
+        timeouts: { ...config.timeouts },
+        postgres: {
+            image: config.postgres.image,
+            containerName: `${config.prefix}-db`,
+            hostname: config.postgres.hostname,
+            port: config.postgres.port,
+            publish: publishAddress(config, config.postgres.hostPort),
+            superuser: superuser.name,
+            maxConnections: config.postgres.maxConnections ?? derivedMaxConnections(config),
+            maxConnectionsDerived: config.postgres.maxConnections === undefined,
+            superuserReservedConnections: config.postgres.superuserReservedConnections,
+            sharedBuffers: config.postgres.sharedBuffers,
+            pgvector: config.postgres.pgvector,
+            extraSettings: Object.entries(config.postgres.settings).sort(([a], [b]) => a.localeCompare(b)),
+            volumeName: `${config.prefix}-pgdata`,
+            retainDataOnDestroy: config.postgres.retainDataOnDestroy,
+        },
+        roles,
+        databases: Object.entries(config.databases)
+            .map(([name, db]) => ({ name, owner: db.owner, vectorExtension: db.vectorExtension && config.postgres.pgvector }))
+            .sort(byName),
+        grants: grantPlans(config, pools),
+        services,
+        pools,
+        pgbouncer: pgbouncerPlan(config, roles),
+        redis: redisPlan(config),
+        qdrant: qdrantPlan(config),
+        providedCredentials: config.credentials,
+    };
+    return deepFreeze(plan);
+}

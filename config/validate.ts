@@ -1,0 +1,375 @@
+// Raw config -> validated StackConfig: defaults merged in, the schema applied, then the checks
+// that span several keys. Every problem is collected; nothing stops at the first.
+import { ZodIssue } from "zod";
+import { DEFAULT_CONFIG } from "./defaults";
+import { Problem } from "./problems";
+import { stackConfigSchema, StackConfig } from "./schema";
+import { RawStackConfig } from "./source";
+
+export interface ValidationResult {
+    config?: StackConfig;
+    problems: Problem[];
+}
+
+const RESERVED_DATABASE_NAMES = new Set(["postgres", "template0", "template1", "pgbouncer"]);
+export const MAINTENANCE_DATABASE = "postgres";
+/** Redis users the program always creates, besides the ones named by redis.clients. */
+export const REDIS_SYSTEM_USERS = ["admin", "monitor", "healthcheck"] as const;
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+    return value !== null && typeof value === "object" && !Array.isArray(value);
+}
+
+/**
+ * Objects merge key by key; anything else replaces the default. `null` removes a default
+ * entry (for example `services: { monitoring: null }`).
+ */
+export function mergeOverDefaults(defaults: unknown, override: unknown): unknown {
+    if (override === undefined) {
+        return defaults;
+    }
+    if (isPlainObject(defaults) && isPlainObject(override)) {
+        const merged: Record<string, unknown> = { ...defaults };
+        for (const [key, value] of Object.entries(override)) {
+            if (value === null) {
+                delete merged[key];
+            } else {
+                merged[key] = mergeOverDefaults(defaults[key], value);
+            }
+        }
+        return merged;
+    }
+    return override;
+}
+
+function zodProblems(issues: readonly ZodIssue[]): Problem[] {
+    const problems: Problem[] = [];
+    for (const issue of issues) {
+        if (issue.code === "unrecognized_keys") {
+            const base = issue.path.join(".");
+            for (const unknownKey of issue.keys) {
+                problems.push({
+                    severity: "error",
+                    key: base ? `${base}.${unknownKey}` : unknownKey,
+                    message: unknownKey.includes(".")
+                        ? "unknown key (nested values are set with `pulumi config set --path`)"
+                        : "unknown key",
+                });
+            }
+        } else {
+            problems.push({ severity: "error", key: issue.path.join(".") || "(root)", message: issue.message });
+        }
+    }
+    return problems;
+}
+
+function isLoopback(address: string): boolean {
+    return address === "::1" || address.startsWith("127.");
+}
+
+function checkPorts(config: StackConfig, problems: Problem[]): void {
+    const published: Array<[string, number]> = [
+        ["postgres.hostPort", config.postgres.hostPort],
+        ["pgbouncer.hostPort", config.pgbouncer.hostPort],
+        ["redis.hostPort", config.redis.hostPort],
+    ];
+    if (config.qdrant.enabled) {
+        published.push(["qdrant.hostHttpPort", config.qdrant.hostHttpPort], ["qdrant.hostGrpcPort", config.qdrant.hostGrpcPort]);
+    }
+    reportDuplicates(published, "host port", problems);
+    // PgBouncer shares PostgreSQL's network namespace (both answer as the same host).
+    reportDuplicates(
+        [
+            ["postgres.port", config.postgres.port],
+            ["pgbouncer.port", config.pgbouncer.port],
+        ],
+        "port on host " + config.postgres.hostname,
+        problems,
+    );
+    reportDuplicates(
+        [
+            ["qdrant.httpPort", config.qdrant.httpPort],
+            ["qdrant.grpcPort", config.qdrant.grpcPort],
+        ],
+        "port on host " + config.qdrant.hostname,
+        problems,
+    );
+    if (!isLoopback(config.bindAddress) && !config.allowPublicBind) {
+        problems.push({
+            severity: "error",
+            key: "bindAddress",
+            message: `${config.bindAddress} is not a loopback address; set zentoria:allowPublicBind to true to publish the data tier beyond this machine`,
+        });
+    }
+}
+
+function reportDuplicates(entries: Array<[string, number]>, what: string, problems: Problem[]): void {
+    const seen = new Map<number, string>();
+    for (const [key, value] of entries) {
+        const first = seen.get(value);
+        if (first) {
+            problems.push({ severity: "error", key, message: `${what} ${value} is already used by ${first}` });
+        } else {
+            seen.set(value, key);
+        }
+    }
+}
+
+function checkRolesAndDatabases(config: StackConfig, problems: Problem[]): void {
+    const superusers = Object.entries(config.roles).filter(([, role]) => role.access === "superuser");
+    if (superusers.length !== 1) {
+        problems.push({
+            severity: "error",
+            key: "roles",
+            message: `exactly one role must have access "superuser" (the one the provider logs in as), found ${superusers.length}`,
+        });
+    }
+    for (const [name, database] of Object.entries(config.databases)) {
+        if (RESERVED_DATABASE_NAMES.has(name)) {
+            problems.push({ severity: "error", key: `databases.${name}`, message: `"${name}" is reserved by PostgreSQL or PgBouncer` });
+        }
+        const owner = config.roles[database.owner];
+        if (!owner) {
+            problems.push({ severity: "error", key: `databases.${name}.owner`, message: `role "${database.owner}" is not defined in roles` });
+        } else if (owner.access !== "application") {
+            problems.push({
+                severity: "error",
+                key: `databases.${name}.owner`,
+                message: `role "${database.owner}" has access "${owner.access}"; a database owner must be an application role`,
+            });
+        }
+    }
+    if (config.roles[config.pgbouncer.adminUser]) {
+        problems.push({
+            severity: "error",
+            key: "pgbouncer.adminUser",
+            message: `"${config.pgbouncer.adminUser}" is also a PostgreSQL role; the admin console user must be PgBouncer's own`,
+        });
+    }
+}
+
+function checkServices(config: StackConfig, problems: Problem[]): void {
+    const aliases = new Map<string, string>();
+    for (const [serviceName, service] of Object.entries(config.services)) {
+        const role = config.roles[service.role];
+        if (!role) {
+            problems.push({ severity: "error", key: `services.${serviceName}.role`, message: `role "${service.role}" is not defined in roles` });
+        } else if (role.access === "superuser") {
+            problems.push({
+                severity: "error",
+                key: `services.${serviceName}.role`,
+                message: `role "${service.role}" is a superuser; services must not pool superuser connections`,
+            });
+        }
+        if (Object.values(service.pools).filter((pool) => pool.format === "n8n").length > 1) {
+            problems.push({
+                severity: "error",
+                key: `services.${serviceName}.pools`,
+                message: 'n8n reads one database from DB_POSTGRESDB_*: at most one pool per service can have format "n8n"',
+            });
+        }
+        if (Object.keys(service.pools).length === 0) {
+            problems.push({ severity: "error", key: `services.${serviceName}.pools`, message: "a service needs at least one pool" });
+        }
+        const envNames = new Map<string, string>();
+        for (const [database, pool] of Object.entries(service.pools)) {
+            const previous = envNames.get(pool.env);
+            if (previous) {
+                problems.push({
+                    severity: "error",
+                    key: `services.${serviceName}.pools.${database}.env`,
+                    message: `${pool.env} is already the variable of ${previous} in the same service`,
+                });
+            }
+            envNames.set(pool.env, `services.${serviceName}.pools.${database}`);
+            const key = `services.${serviceName}.pools.${database}`;
+            if (database !== MAINTENANCE_DATABASE && !config.databases[database]) {
+                problems.push({ severity: "error", key, message: `database "${database}" is not defined in databases` });
+            }
+            if (pool.alias === "pgbouncer") {
+                problems.push({ severity: "error", key: `${key}.alias`, message: `"pgbouncer" is PgBouncer's admin console` });
+            }
+            if (pool.alias !== database && (config.databases[pool.alias] || pool.alias === MAINTENANCE_DATABASE)) {
+                problems.push({
+                    severity: "error",
+                    key: `${key}.alias`,
+                    message: `alias "${pool.alias}" is the name of another database; clients would reach the wrong one`,
+                });
+            }
+            const first = aliases.get(pool.alias);
+            if (first) {
+                problems.push({ severity: "error", key: `${key}.alias`, message: `alias "${pool.alias}" is already used by ${first}` });
+            } else {
+                aliases.set(pool.alias, key);
+            }
+        }
+    }
+}
+
+function checkRedis(config: StackConfig, problems: Problem[]): void {
+    for (const [name, client] of Object.entries(config.redis.clients)) {
+        if (client.database >= config.redis.databases) {
+            problems.push({
+                severity: "error",
+                key: `redis.clients.${name}.database`,
+                message: `database ${client.database} does not exist: redis.databases is ${config.redis.databases} (0-${config.redis.databases - 1})`,
+            });
+        }
+        if ((REDIS_SYSTEM_USERS as readonly string[]).includes(client.user)) {
+            problems.push({
+                severity: "error",
+                key: `redis.clients.${name}.user`,
+                message: `"${client.user}" is reserved for the program's own Redis user`,
+            });
+        }
+    }
+    const reportUnknownServices = (services: readonly string[], key: string) => {
+        for (const service of services) {
+            if (!config.services[service]) {
+                problems.push({ severity: "error", key, message: `service "${service}" is not defined in services` });
+            }
+        }
+    };
+    for (const [name, client] of Object.entries(config.redis.clients)) {
+        reportUnknownServices(client.services, `redis.clients.${name}.services`);
+    }
+    reportUnknownServices(config.qdrant.services, "qdrant.services");
+    if (config.redis.criticalClients <= config.redis.warningClients) {
+        problems.push({
+            severity: "error",
+            key: "redis.criticalClients",
+            message: `must be above redis.warningClients (${config.redis.warningClients})`,
+        });
+    }
+}
+
+function checkCredentials(raw: RawStackConfig, config: StackConfig, problems: Problem[]): void {
+    if (raw.values.credentials !== undefined && !raw.secretKeys.has("credentials")) {
+        problems.push({
+            severity: "error",
+            key: "credentials",
+            message: "credentials must be stored encrypted: set them with `pulumi config set --secret --path`",
+        });
+    }
+    for (const role of Object.keys(config.credentials.postgres ?? {})) {
+        if (!config.roles[role]) {
+            problems.push({ severity: "error", key: `credentials.postgres.${role}`, message: `role "${role}" is not defined in roles` });
+        }
+    }
+    const redisUsers = new Set<string>([...REDIS_SYSTEM_USERS, ...Object.values(config.redis.clients).map((client) => client.user)]);
+    for (const user of Object.keys(config.credentials.redis ?? {})) {
+        if (!redisUsers.has(user)) {
+            problems.push({ severity: "error", key: `credentials.redis.${user}`, message: `Redis user "${user}" is not used by redis.clients` });
+        }
+    }
+}
+
+/** `1.26.1` from `...pgbouncer:1.26.1` or `...:v1.26.1-p0`; undefined for digests or other tags. */
+export function versionFromImageTag(image: string): [number, number, number] | undefined {
+    const match = /:v?(\d+)\.(\d+)(?:\.(\d+))?(?:[-_].*)?$/.exec(image);
+    return match ? [Number(match[1]), Number(match[2]), Number(match[3] ?? 0)] : undefined;
+}
+
+function atLeast(version: [number, number, number], minimum: [number, number, number]): boolean {
+    for (let i = 0; i < 3; i++) {
+        if (version[i] !== minimum[i]) {
+            return version[i] > minimum[i];
+        }
+    }
+    return true;
+}
+
+function checkPgbouncerVersion(config: StackConfig, problems: Problem[]): void {
+    const version = versionFromImageTag(config.pgbouncer.image);
+    if (!version) {
+        return;
+    }
+    const shown = version.join(".");
+    if ((config.pgbouncer.maxPreparedStatements ?? 0) > 0 && !atLeast(version, [1, 21, 0])) {
+        problems.push({
+            severity: "error",
+            key: "pgbouncer.maxPreparedStatements",
+            message: `PgBouncer ${shown} (from pgbouncer.image) has no max_prepared_statements; it needs 1.21 or later`,
+        });
+    }
+    if (!atLeast(version, [1, 26, 1])) {
+        problems.push({
+            severity: "warning",
+            key: "pgbouncer.image",
+            message: `PgBouncer ${shown} predates 1.26.1, which fixes several CVEs (one a SCRAM impersonation bug)`,
+        });
+    }
+}
+
+/** postgresql.conf settings the program derives from the plan; config may not override them. */
+export const OWNED_POSTGRES_SETTINGS = new Set([
+    "config_file",
+    "data_directory",
+    "hba_file",
+    "ident_file",
+    "idle_in_transaction_session_timeout",
+    "listen_addresses",
+    "max_connections",
+    "password_encryption",
+    "port",
+    "shared_buffers",
+    "superuser_reserved_connections",
+    "unix_socket_directories",
+]);
+
+function checkPostgres(config: StackConfig, problems: Problem[]): void {
+    for (const name of Object.keys(config.postgres.settings)) {
+        if (OWNED_POSTGRES_SETTINGS.has(name)) {
+            problems.push({
+                severity: "error",
+                key: `postgres.settings.${name}`,
+                message: "is derived by the program from the plan and cannot be overridden here",
+            });
+        }
+    }
+    for (const [name, database] of Object.entries(config.databases)) {
+        if (database.vectorExtension && !config.postgres.pgvector) {
+            problems.push({
+                severity: "warning",
+                key: `databases.${name}.vectorExtension`,
+                message: "the vector extension is not created because postgres.pgvector is false (the image has no pgvector)",
+            });
+        }
+    }
+}
+
+function checkPoolMode(config: StackConfig, problems: Problem[]): void {
+    // Section 2.3: transaction mode is the recommendation for every Zentoria service.
+    if (config.pgbouncer.poolMode === "statement") {
+        problems.push({
+            severity: "warning",
+            key: "pgbouncer.poolMode",
+            message: "statement mode refuses multi-statement transactions (section 2.3: low compatibility); the spec recommends transaction",
+        });
+    } else if (config.pgbouncer.poolMode === "session") {
+        problems.push({
+            severity: "warning",
+            key: "pgbouncer.poolMode",
+            message: "session mode holds a server connection per client session (section 2.3: low efficiency); pool sizes then cap concurrent clients",
+        });
+    }
+}
+
+export function validateStackConfig(raw: RawStackConfig): ValidationResult {
+    const merged = mergeOverDefaults(DEFAULT_CONFIG, raw.values);
+    const parsed = stackConfigSchema.safeParse(merged);
+    if (!parsed.success) {
+        return { problems: zodProblems(parsed.error.issues) };
+    }
+    const config = parsed.data;
+    const problems: Problem[] = [];
+    checkPorts(config, problems);
+    checkRolesAndDatabases(config, problems);
+    checkServices(config, problems);
+    checkRedis(config, problems);
+    checkCredentials(raw, config, problems);
+    checkPostgres(config, problems);
+    checkPgbouncerVersion(config, problems);
+    checkPoolMode(config, problems);
+    return { config, problems };
+}

@@ -1,0 +1,19 @@
+// Wiring and exports only: config -> plan -> components -> outputs.
+import * as pulumi from "@pulumi/pulumi";
+import { formatProblem, loadPlan } from "./config";
+import { rawConfigFromStack } from "./config/pulumi";
+import { DataTier } from "./components/dataTier";
+
+// Throws, listing every problem, before any resource is registered.
+const { plan, budget, warnings } = loadPlan(rawConfigFromStack());
+for (const warning of warnings) {
+    pulumi.log.warn(formatProblem(warning));
+}
+
+const tier = new DataTier("zentoria", { plan, budget });
+
+export const connectionStrings = tier.connectionStrings;
+export const hostConnectionStrings = tier.hostConnectionStrings;
+export const env = tier.envFiles;
+export const summary = tier.summary;
+export const connectionBudget = { tables: tier.budgetTables, warnings: warnings.map(formatProblem) };

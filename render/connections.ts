@@ -1,0 +1,349 @@
+// Connection strings and .env files from the plan and the credentials. The same functions
+// build the stack outputs (in-network host names) and the URLs the tests use (published ports).
+import { PoolPlan, ServicePlan, StackPlan } from "../config/plan";
+import { envValue, urlUserinfo } from "./quote";
+
+export interface Credentials {
+    /** Password per PostgreSQL role. */
+    postgres: Readonly<Record<string, string>>;
+    pgbouncerAdmin: string;
+    /** Password per Redis user. */
+    redis: Readonly<Record<string, string>>;
+    qdrantApiKey: string;
+    qdrantReadOnlyApiKey: string;
+}
+
+export interface HostPort {
+    host: string;
+    port: number;
+}
+
+export interface Endpoints {
+    postgres: HostPort;
+    pgbouncer: HostPort;
+    redis: HostPort;
+    qdrant: { host: string; httpPort: number; grpcPort: number };
+}
+
+/** How services on the stack's Docker network reach the servers (section 2.4's host names). */
+export function networkEndpoints(plan: StackPlan): Endpoints {
+    return {
+        postgres: { host: plan.postgres.hostname, port: plan.postgres.port },
+        pgbouncer: { host: plan.postgres.hostname, port: plan.pgbouncer.port },
+        redis: { host: plan.redis.hostname, port: plan.redis.port },
+        qdrant: { host: plan.qdrant.hostname, httpPort: plan.qdrant.httpPort, grpcPort: plan.qdrant.grpcPort },
+    };
+}
+
+/** The address a client on the Docker host uses for a published port. */
+export function hostSideAddress(bindAddress: string): string {
+    if (bindAddress === "0.0.0.0") {
+        return "127.0.0.1";
+    }
+    return bindAddress === "::" ? "::1" : bindAddress;
+}
+
+/** How programs on the Docker host reach the published ports. */
+export function publishedEndpoints(plan: StackPlan): Endpoints {
+    const host = hostSideAddress(plan.bindAddress);
+    return {
+        postgres: { host, port: plan.postgres.publish.port },
+        pgbouncer: { host, port: plan.pgbouncer.publish.port },
+        redis: { host, port: plan.redis.publish.port },
+        qdrant: { host, httpPort: plan.qdrant.publishHttp.port, grpcPort: plan.qdrant.publishGrpc.port },
+    };
+}
+
+function hostInUrl(host: string): string {
+    return host.includes(":") ? `[${host}]` : host;
+}
+
+export interface PostgresUrlParts {
+    scheme: "postgresql" | "postgresql+asyncpg";
+    user: string;
+    password: string;
+    endpoint: HostPort;
+    database: string;
+    params?: ReadonlyArray<readonly [string, string | number]>;
+}
+
+export function postgresUrl(parts: PostgresUrlParts): string {
+    const query = (parts.params ?? []).map(([key, value]) => `${key}=${encodeURIComponent(String(value))}`).join("&");
+    return (
+        `${parts.scheme}://${urlUserinfo(parts.user)}:${urlUserinfo(parts.password)}@${hostInUrl(parts.endpoint.host)}:${parts.endpoint.port}` +
+        `/${encodeURIComponent(parts.database)}${query ? `?${query}` : ""}`
+    );
+}
+
+export function redisUrl(user: string, password: string, endpoint: HostPort, database: number): string {
+    return `redis://${urlUserinfo(user)}:${urlUserinfo(password)}@${hostInUrl(endpoint.host)}:${endpoint.port}/${database}`;
+}
+
+function requireCredential(credentials: Readonly<Record<string, string>>, name: string, what: string): string {
+    const value = credentials[name];
+    if (value === undefined) {
+        throw new Error(`no ${what} credential for ${name}`);
+    }
+    return value;
+}
+
+/**
+ * Parameters a pooled connection needs: libpq gets section 2.4's sslmode and section 6.1's
+ * connect timeout; asyncpg (through SQLAlchemy) must not cache prepared statements across
+ * transaction-pooled server connections (pitfall 6).
+ */
+function poolParams(plan: StackPlan, service: ServicePlan, pooled: boolean): Array<[string, string | number]> {
+    if (service.driver === "asyncpg") {
+        return pooled ? [["prepared_statement_cache_size", 0]] : [];
+    }
+    return [
+        ["sslmode", service.sslmode],
+        ["connect_timeout", plan.timeouts.connectSeconds],
+        ["application_name", service.name],
+    ];
+}
+
+export interface PoolUrls {
+    /** Through PgBouncer, to the pool's alias. */
+    pooled: string;
+    /** Straight to PostgreSQL, for migrations, LISTEN/NOTIFY and session features (pitfall 5). */
+    direct: string;
+}
+
+export function poolUrls(plan: StackPlan, credentials: Credentials, endpoints: Endpoints, pool: PoolPlan): PoolUrls {
+    const service = plan.services.find((candidate) => candidate.name === pool.service);
+    if (!service) {
+        throw new Error(`pool ${pool.key} has no service`);
+    }
+    const password = requireCredential(credentials.postgres, pool.role, "PostgreSQL");
+    const scheme = service.driver === "asyncpg" ? "postgresql+asyncpg" : "postgresql";
+    const common = { scheme, user: pool.role, password } as const;
+    return {
+        pooled: postgresUrl({ ...common, endpoint: endpoints.pgbouncer, database: pool.alias, params: poolParams(plan, service, true) }),
+        direct: postgresUrl({ ...common, endpoint: endpoints.postgres, database: pool.database, params: poolParams(plan, service, false) }),
+    };
+}
+
+function poolMaxVariable(env: string): string {
+    return env.endsWith("_URL") ? `${env.slice(0, -"_URL".length)}_POOL_MAX` : `${env}_POOL_MAX`;
+}
+
+function postgresEnv(plan: StackPlan, credentials: Credentials, endpoints: Endpoints, service: ServicePlan): Array<[string, string | number]> {
+    const env: Array<[string, string | number]> = [];
+    for (const pool of service.pools) {
+        const urls = poolUrls(plan, credentials, endpoints, pool);
+        if (pool.format === "n8n") {
+            env.push(
+                ["DB_TYPE", "postgresdb"],
+                [`${pool.env}_HOST`, endpoints.pgbouncer.host],
+                [`${pool.env}_PORT`, endpoints.pgbouncer.port],
+                [`${pool.env}_DATABASE`, pool.alias],
+                [`${pool.env}_USER`, pool.role],
+                [`${pool.env}_PASSWORD`, requireCredential(credentials.postgres, pool.role, "PostgreSQL")],
+                [`${pool.env}_POOL_SIZE`, pool.maxClientConnections],
+                [`${pool.env}_CONNECTION_TIMEOUT`, plan.timeouts.connectSeconds * 1000],
+                [`DIRECT_${pool.env}_URL`, urls.direct],
+            );
+        } else {
+            env.push([pool.env, urls.pooled], [`DIRECT_${pool.env}`, urls.direct], [poolMaxVariable(pool.env), pool.maxClientConnections]);
+        }
+    }
+    return env;
+}
+
+function redisEnv(plan: StackPlan, credentials: Credentials, endpoints: Endpoints, service: ServicePlan): Array<[string, string | number]> {
+    const clients = plan.redis.clients.filter((client) => client.services.includes(service.name));
+    if (clients.length === 0) {
+        return [];
+    }
+    const ownUser = clients.find((client) => client.user === service.name)?.user ?? clients[0].user;
+    const env: Array<[string, string | number]> = [
+        ["REDIS_HOST", endpoints.redis.host],
+        ["REDIS_PORT", endpoints.redis.port],
+        ["REDIS_USERNAME", ownUser],
+        ["REDIS_PASSWORD", requireCredential(credentials.redis, ownUser, "Redis")],
+        ["REDIS_CONNECT_TIMEOUT_MS", plan.timeouts.connectSeconds * 1000],
+        ["REDIS_KEEPALIVE_MS", plan.redis.tcpKeepaliveSeconds * 1000],
+    ];
+    for (const client of clients) {
+        const name = client.name.toUpperCase();
+        const password = requireCredential(credentials.redis, client.user, "Redis");
+        env.push([`REDIS_${name}_URL`, redisUrl(client.user, password, endpoints.redis, client.database)], [`REDIS_${name}_MAX_CONNECTIONS`, client.maxConnections]);
+    }
+    if (service.pools.some((pool) => pool.format === "n8n")) {
+        // n8n's queue mode reads Bull's own variables.
+        const queue = clients[0];
+        env.push(
+            ["QUEUE_BULL_REDIS_HOST", endpoints.redis.host],
+            ["QUEUE_BULL_REDIS_PORT", endpoints.redis.port],
+            ["QUEUE_BULL_REDIS_DB", queue.database],
+            ["QUEUE_BULL_REDIS_USERNAME", queue.user],
+            ["QUEUE_BULL_REDIS_PASSWORD", requireCredential(credentials.redis, queue.user, "Redis")],
+        );
+    }
+    return env;
+}
+
+function qdrantEnv(plan: StackPlan, credentials: Credentials, endpoints: Endpoints, service: ServicePlan): Array<[string, string | number]> {
+    if (!plan.qdrant.enabled || !plan.qdrant.services.includes(service.name)) {
+        return [];
+    }
+    const { host, httpPort, grpcPort } = endpoints.qdrant;
+    const env: Array<[string, string | number]> = [
+        ["QDRANT_URL", `http://${hostInUrl(host)}:${httpPort}`],
+        ["QDRANT_HOST", host],
+        ["QDRANT_PORT", httpPort],
+        ["QDRANT_GRPC_PORT", grpcPort],
+        ["QDRANT_API_KEY", credentials.qdrantApiKey],
+        ["QDRANT_HTTP_MAX_SOCKETS", plan.qdrant.httpMaxSockets],
+        ["QDRANT_HTTP_MAX_FREE_SOCKETS", plan.qdrant.httpMaxFreeSockets],
+    ];
+    for (const operation of plan.qdrant.operations) {
+        const name = operation.name.replace(/([a-z])([A-Z])/g, "$1_$2").toUpperCase();
+        env.push([`QDRANT_${name}_CONCURRENCY`, operation.concurrency], [`QDRANT_${name}_TIMEOUT_SECONDS`, operation.timeoutSeconds]);
+    }
+    return env;
+}
+
+/** A service's variables, in a stable order: PostgreSQL, Redis, Qdrant. */
+export function serviceEnv(plan: StackPlan, credentials: Credentials, endpoints: Endpoints, serviceName: string): Array<[string, string | number]> {
+    const service = plan.services.find((candidate) => candidate.name === serviceName);
+    if (!service) {
+        throw new Error(`unknown service ${serviceName}`);
+    }
+    return [
+        ...postgresEnv(plan, credentials, endpoints, service),
+        ...redisEnv(plan, credentials, endpoints, service),
+        ...qdrantEnv(plan, credentials, endpoints, service),
+    ];
+}
+
+/** Operators' variables: admin consoles and superuser access for sections 5 and 6.3. */
+export function operatorEnv(plan: StackPlan, credentials: Credentials, endpoints: Endpoints): Array<[string, string | number]> {
+    const superuser = plan.postgres.superuser;
+    const env: Array<[string, string | number]> = [
+        [
+            "POSTGRES_SUPERUSER_URL",
+            postgresUrl({
+                scheme: "postgresql",
+                user: superuser,
+                password: requireCredential(credentials.postgres, superuser, "PostgreSQL"),
+                endpoint: endpoints.postgres,
+                database: "postgres",
+                params: [["sslmode", "prefer"]],
+            }),
+        ],
+        [
+            "PGBOUNCER_ADMIN_URL",
+            postgresUrl({
+                scheme: "postgresql",
+                user: plan.pgbouncer.adminUser,
+                password: credentials.pgbouncerAdmin,
+                endpoint: endpoints.pgbouncer,
+                database: "pgbouncer",
+                params: [["sslmode", "prefer"]],
+            }),
+        ],
+    ];
+    for (const statsUser of plan.pgbouncer.statsUsers) {
+        env.push([
+            `PGBOUNCER_STATS_URL_${statsUser.toUpperCase()}`,
+            postgresUrl({
+                scheme: "postgresql",
+                user: statsUser,
+                password: requireCredential(credentials.postgres, statsUser, "PostgreSQL"),
+                endpoint: endpoints.pgbouncer,
+                database: "pgbouncer",
+                params: [["sslmode", "prefer"]],
+            }),
+        ]);
+    }
+    for (const role of plan.roles.filter((candidate) => candidate.access === "readonly")) {
+        for (const database of plan.databases) {
+            env.push([
+                `READONLY_${role.name.toUpperCase()}_${database.name.toUpperCase()}_URL`,
+                postgresUrl({
+                    scheme: "postgresql",
+                    user: role.name,
+                    password: requireCredential(credentials.postgres, role.name, "PostgreSQL"),
+                    endpoint: endpoints.postgres,
+                    database: database.name,
+                    params: [["sslmode", "prefer"]],
+                }),
+            ]);
+        }
+    }
+    for (const user of plan.redis.users.filter((candidate) => candidate.kind === "admin" || candidate.kind === "monitor")) {
+        env.push([`REDIS_${user.name.toUpperCase()}_URL`, redisUrl(user.name, requireCredential(credentials.redis, user.name, "Redis"), endpoints.redis, 0)]);
+    }
+    if (plan.qdrant.enabled) {
+        env.push(
+            ["QDRANT_URL", `http://${hostInUrl(endpoints.qdrant.host)}:${endpoints.qdrant.httpPort}`],
+            ["QDRANT_API_KEY", credentials.qdrantApiKey],
+            ["QDRANT_READ_ONLY_API_KEY", credentials.qdrantReadOnlyApiKey],
+        );
+    }
+    return env;
+}
+
+export function renderEnvFile(env: ReadonlyArray<readonly [string, string | number]>): string {
+    const seen = new Set<string>();
+    return env
+        .map(([name, value]) => {
+            if (seen.has(name)) {
+                throw new Error(`.env: ${name} is set twice`);
+            }
+            seen.add(name);
+            return `${name}=${envValue(name, value)}\n`;
+        })
+        .join("");
+}
+
+export interface ConnectionStrings {
+    /** Per service, per database: the pooled and the direct URL. */
+    postgres: Record<string, Record<string, PoolUrls>>;
+    /** Per Redis client of section 3.2. */
+    redis: Record<string, string>;
+    qdrant?: { url: string; grpcPort: number; apiKey: string; readOnlyApiKey: string };
+    pgbouncerAdmin: string;
+}
+
+export function connectionStrings(plan: StackPlan, credentials: Credentials, endpoints: Endpoints): ConnectionStrings {
+    const postgres: Record<string, Record<string, PoolUrls>> = {};
+    for (const pool of plan.pools) {
+        (postgres[pool.service] ??= {})[pool.database] = poolUrls(plan, credentials, endpoints, pool);
+    }
+    const redis: Record<string, string> = {};
+    for (const client of plan.redis.clients) {
+        redis[client.name] = redisUrl(client.user, requireCredential(credentials.redis, client.user, "Redis"), endpoints.redis, client.database);
+    }
+    return {
+        postgres,
+        redis,
+        qdrant: plan.qdrant.enabled
+            ? {
+                  url: `http://${hostInUrl(endpoints.qdrant.host)}:${endpoints.qdrant.httpPort}`,
+                  grpcPort: endpoints.qdrant.grpcPort,
+                  apiKey: credentials.qdrantApiKey,
+                  readOnlyApiKey: credentials.qdrantReadOnlyApiKey,
+              }
+            : undefined,
+        pgbouncerAdmin: postgresUrl({
+            scheme: "postgresql",
+            user: plan.pgbouncer.adminUser,
+            password: credentials.pgbouncerAdmin,
+            endpoint: endpoints.pgbouncer,
+            database: "pgbouncer",
+        }),
+    };
+}
+
+/** Every service's .env file, and the operators' one, as file text. */
+export function envFiles(plan: StackPlan, credentials: Credentials, endpoints: Endpoints): Record<string, string> {
+    const files: Record<string, string> = {};
+    for (const service of plan.services) {
+        files[service.name] = renderEnvFile(serviceEnv(plan, credentials, endpoints, service.name));
+    }
+    files.operators = renderEnvFile(operatorEnv(plan, credentials, endpoints));
+    return files;
+}

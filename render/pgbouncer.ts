@@ -1,0 +1,97 @@
+// pgbouncer.ini and userlist.txt from the plan: sorted, escaped, byte-identical for an
+// unchanged plan, so nothing restarts for nothing.
+import { StackPlan } from "../config/plan";
+import { renderedHeader } from "./header";
+import { ServerLayout } from "./layout";
+import { pgbouncerConnstrValue, pgbouncerValue, userlistField } from "./quote";
+
+function databaseLines(plan: StackPlan): string[] {
+    // PgBouncer shares PostgreSQL's network namespace, so the server is on loopback.
+    return [...plan.pools]
+        .sort((a, b) => a.alias.localeCompare(b.alias))
+        .map((pool) => {
+            const connstr = [
+                ["host", "127.0.0.1"],
+                ["port", plan.postgres.port],
+                ["dbname", pool.database],
+                ["pool_size", pool.poolSize],
+            ]
+                .map(([key, value]) => `${key}=${pgbouncerConnstrValue(value)}`)
+                .join(" ");
+            return `${pool.alias} = ${connstr}\n`;
+        });
+}
+
+function userLines(plan: StackPlan): string[] {
+    return [...plan.pgbouncer.users]
+        .sort((a, b) => a.role.localeCompare(b.role))
+        .map((user) => `${user.role} = max_user_connections=${user.maxUserConnections}\n`);
+}
+
+function settings(plan: StackPlan, layout: ServerLayout): Array<[string, string | number]> {
+    const pgbouncer = plan.pgbouncer;
+    const entries: Array<[string, string | number]> = [
+        ["admin_users", pgbouncer.adminUser],
+        ["auth_file", layout.pgbouncer.userlistFile],
+        ["auth_type", "scram-sha-256"],
+        ["default_pool_size", pgbouncer.defaultPoolSize],
+        ["idle_transaction_timeout", plan.timeouts.idleSeconds],
+        ["ignore_startup_parameters", pgbouncer.ignoreStartupParameters.join(",")],
+        ["listen_addr", layout.listenAddress],
+        ["listen_port", pgbouncer.port],
+        ["max_client_conn", pgbouncer.maxClientConn],
+        ["max_db_connections", pgbouncer.maxDbConnections],
+        ["min_pool_size", pgbouncer.minPoolSize],
+        ["pool_mode", pgbouncer.poolMode],
+        ["query_timeout", pgbouncer.queryTimeoutSeconds],
+        ["reserve_pool_size", pgbouncer.reservePoolSize],
+        ["reserve_pool_timeout", pgbouncer.reservePoolTimeoutSeconds],
+        ["server_connect_timeout", plan.timeouts.connectSeconds],
+        ["server_idle_timeout", plan.timeouts.idleSeconds],
+        ["stats_users", pgbouncer.statsUsers.join(",")],
+        ["unix_socket_dir", ""],
+    ];
+    if (pgbouncer.maxPreparedStatements !== undefined) {
+        entries.push(["max_prepared_statements", pgbouncer.maxPreparedStatements]);
+    }
+    return entries.sort(([a], [b]) => a.localeCompare(b));
+}
+
+export function renderPgbouncerIni(plan: StackPlan, layout: ServerLayout): string {
+    const lines = [renderedHeader(";", "pgbouncer.ini"), "[databases]\n", ...databaseLines(plan)];
+    lines.push("\n[users]\n", ...userLines(plan));
+    lines.push("\n[pgbouncer]\n");
+    for (const [key, value] of settings(plan, layout)) {
+        const text = pgbouncerValue(value);
+        lines.push(text === "" ? `${key} =\n` : `${key} = ${text}\n`);
+    }
+    return lines.join("");
+}
+
+export interface UserlistEntry {
+    user: string;
+    /** A SCRAM-SHA-256 verifier, never a plaintext password. */
+    verifier: string;
+}
+
+export function renderUserlist(entries: readonly UserlistEntry[]): string {
+    const seen = new Set<string>();
+    for (const entry of entries) {
+        if (seen.has(entry.user)) {
+            throw new Error(`userlist.txt: user ${entry.user} appears twice`);
+        }
+        seen.add(entry.user);
+        if (!entry.verifier.startsWith("SCRAM-SHA-256$")) {
+            throw new Error(`userlist.txt: ${entry.user} must have a SCRAM-SHA-256 verifier`);
+        }
+    }
+    return [...entries]
+        .sort((a, b) => a.user.localeCompare(b.user))
+        .map((entry) => `${userlistField(entry.user)} ${userlistField(entry.verifier)}\n`)
+        .join("");
+}
+
+/** Users listed in userlist.txt: PgBouncer's admin and every role that logs in through it. */
+export function pgbouncerLoginUsers(plan: StackPlan): string[] {
+    return [plan.pgbouncer.adminUser, ...plan.pgbouncer.users.map((user) => user.role)].sort();
+}

@@ -4,7 +4,7 @@
 const common = {
     preset: "ts-jest",
     testEnvironment: "node",
-    transform: { "^.+\\.ts$": ["ts-jest", { isolatedModules: true }] },
+    transform: { "^.+\\.ts$": ["ts-jest", {}] },
 };
 
 module.exports = {

@@ -200,6 +200,7 @@ function checkPools(plan: StackPlan, pools: readonly PoolBudget[], problems: Pro
 function describeRole(plan: StackPlan, role: RoleBudget, pools: readonly PoolBudget[]): string {
     const parts = pools
         .filter((pool) => pool.role === role.role)
+        .sort((a, b) => `${a.service}/${a.database}`.localeCompare(`${b.service}/${b.database}`))
         .map((pool) => `${pool.service}/${pool.database} ${pool.peak}`);
     const reserve = plan.pgbouncer.reservePoolSize;
     const pooled = parts.length ? `pools ${parts.join(" + ")} (pool size + ${reserve} reserve each)` : "no pools";

@@ -38,7 +38,9 @@ export function loadPlan(raw: RawStackConfig): PlanResult {
 }
 
 export { DEFAULT_CONFIG, DEVIATIONS } from "./defaults";
-export { formatProblem, Problem, StackConfigError } from "./problems";
-export { rawConfigFromPulumi, rawConfigFromStackFile, RawStackConfig } from "./source";
+export { formatProblem, StackConfigError } from "./problems";
+export type { Problem } from "./problems";
+export { rawConfigFromPulumi, rawConfigFromStackFile } from "./source";
+export type { RawStackConfig } from "./source";
 export type { ConnectionBudget } from "./budget";
 export type * from "./plan";

@@ -149,7 +149,7 @@ function checkRolesAndDatabases(config: StackConfig, problems: Problem[]): void 
 }
 
 function checkServices(config: StackConfig, problems: Problem[]): void {
-    const aliases = new Map<string, string>();
+    const aliases = new Map<string, string[]>();
     for (const [serviceName, service] of Object.entries(config.services)) {
         const role = config.roles[service.role];
         if (!role) {
@@ -196,12 +196,14 @@ function checkServices(config: StackConfig, problems: Problem[]): void {
                     message: `alias "${pool.alias}" is the name of another database; clients would reach the wrong one`,
                 });
             }
-            const first = aliases.get(pool.alias);
-            if (first) {
-                problems.push({ severity: "error", key: `${key}.alias`, message: `alias "${pool.alias}" is already used by ${first}` });
-            } else {
-                aliases.set(pool.alias, key);
-            }
+            aliases.set(pool.alias, [...(aliases.get(pool.alias) ?? []), key]);
+        }
+    }
+    // Reported on every pool involved: either may be the one that was just changed.
+    for (const [alias, keys] of aliases) {
+        for (const key of keys.length > 1 ? keys : []) {
+            const others = keys.filter((other) => other !== key).join(", ");
+            problems.push({ severity: "error", key: `${key}.alias`, message: `alias "${alias}" is also used by ${others}` });
         }
     }
 }

@@ -55,7 +55,6 @@ export class DataTier extends pulumi.ComponentResource {
                 plan,
                 network: this.network,
                 superuserVerifier: postgresLogins[plan.postgres.superuser].verifier,
-                sharedPorts: [{ internal: plan.pgbouncer.port, publish: plan.pgbouncer.publish }],
             },
             child,
         );
@@ -79,7 +78,7 @@ export class DataTier extends pulumi.ComponentResource {
         this.pgbouncer = new PgBouncer(
             `${name}-pgbouncer`,
             // Roles first: a client that PgBouncer admits must find its role on the server.
-            { plan, postgresContainer: this.postgres.container, verifiers },
+            { plan, network: this.network, verifiers },
             { parent: this, dependsOn: Object.values(this.schema.roles) },
         );
         this.redis = new Redis(`${name}-redis`, { plan, network: this.network, logins: this.credentials.redis }, child);

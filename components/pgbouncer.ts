@@ -1,16 +1,16 @@
-// PgBouncer in PostgreSQL's network namespace: the spec has both on host zentoria-db
-// (container 404), 5432 and 6432. Config and userlist are rendered from the plan.
+// PgBouncer, the host every service connects to (zentoria-db:6432, section 2.4), in a
+// container of its own: sharing PostgreSQL's network namespace does not survive a restart of
+// either Docker or PostgreSQL (see DEVIATIONS). Config and userlist are rendered from the plan.
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import { StackPlan } from "../config/plan";
 import { CONTAINER_LAYOUT } from "../render/layout";
 import { pgbouncerLoginUsers, renderPgbouncerIni, renderUserlist } from "../render/pgbouncer";
-import { containerLabels, containerOptions, healthcheck, localImage, uploads } from "./docker";
+import { containerLabels, containerOptions, healthcheck, localImage, publishedPort, uploads } from "./docker";
 
 export interface PgBouncerArgs {
     plan: StackPlan;
-    /** The PostgreSQL container whose network namespace PgBouncer joins. */
-    postgresContainer: docker.Container;
+    network: docker.Network;
     /** SCRAM verifier per login user: the admin and every pooled role. */
     verifiers: Readonly<Record<string, pulumi.Output<string>>>;
 }
@@ -39,7 +39,9 @@ export class PgBouncer extends pulumi.ComponentResource {
             {
                 name: pgbouncer.containerName,
                 image: image.imageId,
-                networkMode: pulumi.interpolate`container:${args.postgresContainer.id}`,
+                hostname: pgbouncer.hostname,
+                networksAdvanced: [{ name: args.network.name, aliases: [pgbouncer.hostname] }],
+                ports: [publishedPort(pgbouncer.port, pgbouncer.publish)],
                 entrypoints: ["pgbouncer"],
                 command: [layout.pgbouncer.configFile],
                 uploads: uploads([

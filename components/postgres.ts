@@ -1,8 +1,8 @@
-// PostgreSQL (container 404): rendered postgresql.conf and pg_hba.conf, data on a named
+// PostgreSQL (container 404, direct connections): rendered postgresql.conf and pg_hba.conf, data on a named
 // volume, a TCP healthcheck, and the superuser created from a SCRAM verifier.
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
-import { Publish, StackPlan } from "../config/plan";
+import { StackPlan } from "../config/plan";
 import { CONTAINER_LAYOUT } from "../render/layout";
 import { renderPgHbaConf, renderPostgresqlConf } from "../render/postgresql";
 import { containerLabels, containerOptions, dataVolume, healthcheck, localImage, publishedPort, uploads } from "./docker";
@@ -15,8 +15,6 @@ export interface PostgresArgs {
     plan: StackPlan;
     network: docker.Network;
     superuserVerifier: pulumi.Output<string>;
-    /** Ports of containers that join this one's network namespace (PgBouncer), published here. */
-    sharedPorts: ReadonlyArray<{ internal: number; publish: Publish }>;
 }
 
 export class Postgres extends pulumi.ComponentResource {
@@ -58,10 +56,7 @@ export class Postgres extends pulumi.ComponentResource {
                 ]),
                 volumes: [{ volumeName: this.volume.name, containerPath: POSTGRES_VOLUME_MOUNT }],
                 networksAdvanced: [{ name: args.network.name, aliases: [postgres.hostname] }],
-                ports: [
-                    publishedPort(postgres.port, postgres.publish),
-                    ...args.sharedPorts.map((shared) => publishedPort(shared.internal, shared.publish)),
-                ],
+                ports: [publishedPort(postgres.port, postgres.publish)],
                 // TCP, not the socket: the init-time server listens on the socket only (pitfall 13).
                 healthcheck: healthcheck(["CMD", "pg_isready", "-h", "127.0.0.1", "-p", String(postgres.port), "-U", postgres.superuser, "-d", "postgres"]),
                 restart: "unless-stopped",

@@ -13,7 +13,8 @@ export const DEFAULT_CONFIG: StackConfig = {
         // Section 1: container 404, port 5432. The pgvector image is the official postgres:15
         // image plus the extension zentoria_vectors needs (section 2.4).
         image: "pgvector/pgvector:0.8.1-pg15-bookworm",
-        hostname: "zentoria-db",
+        // Direct (non-pooled) connections; the pooled host keeps the spec's name (DEVIATIONS).
+        hostname: "zentoria-postgres",
         port: 5432,
         hostPort: 5432,
         pgvector: true,
@@ -25,6 +26,8 @@ export const DEFAULT_CONFIG: StackConfig = {
     pgbouncer: {
         // Section 2.1, plus pitfall 10: a PgBouncer with the 2026 SCRAM and parser CVEs fixed.
         image: "ghcr.io/cloudnative-pg/pgbouncer:1.26.1",
+        // Section 2.4: every application connects to zentoria-db:6432.
+        hostname: "zentoria-db",
         port: 6432,
         hostPort: 6432,
         poolMode: "transaction",
@@ -179,6 +182,18 @@ export const DEVIATIONS: readonly Deviation[] = [
         why:
             "postgres is a superuser and PostgreSQL ignores CONNECTION LIMIT for superusers; the program does not " +
             "run the ALTER ROLE and warns instead. The 10 is counted as the administrators' budget in max_connections.",
+    },
+    {
+        key: "postgres.hostname",
+        spec: "PostgreSQL and PgBouncer on one host, zentoria-db, ports 5432 and 6432 (sections 1, 2.4, 7: container 404)",
+        default: "PgBouncer is zentoria-db:6432; PostgreSQL is zentoria-postgres:5432, in its own container",
+        why:
+            "Two Docker containers can share one host name only by sharing a network namespace (network_mode container:). " +
+            "Measured on Docker 20.10: after the PostgreSQL container restarts, PgBouncer is left in the old namespace " +
+            "and cannot reach it, and after a Docker daemon restart (every reboot) the sharing container fails with " +
+            "\"cannot join network of a non running container\" and is never retried, whatever the restart policy. " +
+            "Every application string of section 2.4 goes to zentoria-db:6432 unchanged; only the direct " +
+            "(migration/LISTEN) strings name zentoria-postgres.",
     },
     {
         key: "services.*.pools.*.alias",

@@ -13,7 +13,7 @@ export interface Publish {
 export interface PostgresPlan {
     image: string;
     containerName: string;
-    /** Network alias; PgBouncer answers on the same host (shared network namespace). */
+    /** Network alias for direct (non-pooled) connections. */
     hostname: string;
     port: number;
     publish: Publish;
@@ -85,6 +85,8 @@ export interface ServicePlan {
 export interface PgbouncerPlan {
     image: string;
     containerName: string;
+    /** Network alias the services connect to (section 2.4's zentoria-db). */
+    hostname: string;
     port: number;
     publish: Publish;
     poolMode: PoolMode;
@@ -318,6 +320,7 @@ function pgbouncerPlan(config: StackConfig, roles: readonly RolePlan[]): Pgbounc
     return {
         image: pgbouncer.image,
         containerName: `${config.prefix}-pgbouncer`,
+        hostname: pgbouncer.hostname,
         port: pgbouncer.port,
         publish: publishAddress(config, pgbouncer.hostPort),
         poolMode: pgbouncer.poolMode,

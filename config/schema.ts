@@ -67,6 +67,7 @@ export const poolModeSchema = z.enum(["session", "transaction", "statement"]);
 export const pgbouncerSchema = z
     .object({
         image: imageRef,
+        hostname,
         port,
         hostPort: port,
         poolMode: poolModeSchema,

@@ -77,15 +77,6 @@ function checkPorts(config: StackConfig, problems: Problem[]): void {
         published.push(["qdrant.hostHttpPort", config.qdrant.hostHttpPort], ["qdrant.hostGrpcPort", config.qdrant.hostGrpcPort]);
     }
     reportDuplicates(published, "host port", problems);
-    // PgBouncer shares PostgreSQL's network namespace (both answer as the same host).
-    reportDuplicates(
-        [
-            ["postgres.port", config.postgres.port],
-            ["pgbouncer.port", config.pgbouncer.port],
-        ],
-        "port on host " + config.postgres.hostname,
-        problems,
-    );
     reportDuplicates(
         [
             ["qdrant.httpPort", config.qdrant.httpPort],
@@ -94,6 +85,20 @@ function checkPorts(config: StackConfig, problems: Problem[]): void {
         "port on host " + config.qdrant.hostname,
         problems,
     );
+    const hostnames: Array<[string, string]> = [
+        ["postgres.hostname", config.postgres.hostname],
+        ["pgbouncer.hostname", config.pgbouncer.hostname],
+        ["redis.hostname", config.redis.hostname],
+        ["qdrant.hostname", config.qdrant.hostname],
+    ];
+    const seenHostnames = new Map<string, string>();
+    for (const [key, name] of hostnames) {
+        const first = seenHostnames.get(name);
+        if (first) {
+            problems.push({ severity: "error", key, message: `host name ${name} is already used by ${first}` });
+        }
+        seenHostnames.set(name, key);
+    }
     if (!isLoopback(config.bindAddress) && !config.allowPublicBind) {
         problems.push({
             severity: "error",

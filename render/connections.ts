@@ -29,7 +29,7 @@ export interface Endpoints {
 export function networkEndpoints(plan: StackPlan): Endpoints {
     return {
         postgres: { host: plan.postgres.hostname, port: plan.postgres.port },
-        pgbouncer: { host: plan.postgres.hostname, port: plan.pgbouncer.port },
+        pgbouncer: { host: plan.pgbouncer.hostname, port: plan.pgbouncer.port },
         redis: { host: plan.redis.hostname, port: plan.redis.port },
         qdrant: { host: plan.qdrant.hostname, httpPort: plan.qdrant.httpPort, grpcPort: plan.qdrant.grpcPort },
     };
@@ -261,7 +261,7 @@ export function operatorEnv(plan: StackPlan, credentials: Credentials, endpoints
     for (const role of plan.roles.filter((candidate) => candidate.access === "readonly")) {
         for (const database of plan.databases) {
             env.push([
-                `READONLY_${role.name.toUpperCase()}_${database.name.toUpperCase()}_URL`,
+                `${role.name.toUpperCase()}_${database.name.toUpperCase()}_URL`,
                 postgresUrl({
                     scheme: "postgresql",
                     user: role.name,

@@ -3,6 +3,8 @@
 export interface ServerLayout {
     /** Address the servers listen on inside their network namespace. */
     listenAddress: string;
+    /** Where PgBouncer finds PostgreSQL; unset: the plan's PostgreSQL host name. */
+    postgresHost?: string;
     postgres: {
         configFile: string;
         hbaFile: string;

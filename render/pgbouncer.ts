@@ -5,13 +5,12 @@ import { renderedHeader } from "./header";
 import { ServerLayout } from "./layout";
 import { pgbouncerConnstrValue, pgbouncerValue, userlistField } from "./quote";
 
-function databaseLines(plan: StackPlan): string[] {
-    // PgBouncer shares PostgreSQL's network namespace, so the server is on loopback.
+function databaseLines(plan: StackPlan, layout: ServerLayout): string[] {
     return [...plan.pools]
         .sort((a, b) => a.alias.localeCompare(b.alias))
         .map((pool) => {
             const connstr = [
-                ["host", "127.0.0.1"],
+                ["host", layout.postgresHost ?? plan.postgres.hostname],
                 ["port", plan.postgres.port],
                 ["dbname", pool.database],
                 ["pool_size", pool.poolSize],
@@ -58,7 +57,7 @@ function settings(plan: StackPlan, layout: ServerLayout): Array<[string, string 
 }
 
 export function renderPgbouncerIni(plan: StackPlan, layout: ServerLayout): string {
-    const lines = [renderedHeader(";", "pgbouncer.ini"), "[databases]\n", ...databaseLines(plan)];
+    const lines = [renderedHeader(";", "pgbouncer.ini"), "[databases]\n", ...databaseLines(plan, layout)];
     lines.push("\n[users]\n", ...userLines(plan));
     lines.push("\n[pgbouncer]\n");
     for (const [key, value] of settings(plan, layout)) {

@@ -60,8 +60,9 @@ describe("defaults are the spec's numbers", () => {
             ["n8n", "n8n_app"],
         ]);
         expect(plan.databases.map((database) => database.name)).toEqual(["n8n", "zentoria_main", "zentoria_vectors"]);
-        expect(plan.postgres).toMatchObject({ hostname: "zentoria-db", port: 5432 });
-        expect(plan.pgbouncer.port).toBe(6432);
+        // Applications reach PgBouncer as zentoria-db:6432; PostgreSQL answers direct connections on 5432.
+        expect([plan.pgbouncer.hostname, plan.pgbouncer.port]).toEqual(["zentoria-db", 6432]);
+        expect(plan.postgres.port).toBe(5432);
     });
 
     test("section 2.5: limits the spec gives are kept where they fit, and every change is listed with its reason", () => {
@@ -139,7 +140,7 @@ describe("bad input is refused with the key and the reason", () => {
 
     test("a port used twice", () => {
         expect(errorFor({ redis: { hostPort: 5432 } }, "redis.hostPort")).toBe("host port 5432 is already used by postgres.hostPort");
-        expect(errorFor({ pgbouncer: { port: 5432 } }, "pgbouncer.port")).toMatch(/already used by postgres.port/);
+        expect(errorFor({ pgbouncer: { hostname: "zentoria-redis" } }, "redis.hostname")).toBe("host name zentoria-redis is already used by pgbouncer.hostname");
         expect(errorFor({ qdrant: { grpcPort: 6333 } }, "qdrant.grpcPort")).toMatch(/already used by qdrant.httpPort/);
     });
 

@@ -14,11 +14,33 @@ export const recorded: RecordedResource[] = [];
 
 /** A stable fake secret per resource name: letters and digits, like RandomPassword's. */
 export function fakePassword(name: string): string {
-    return createHash("sha256").update(`password:${name}`).digest("hex").slice(0, 32);
+    return `example${createHash("sha256").update(`password:${name}`).digest("hex").slice(0, 25)}`;
 }
 
 export function fakeSaltBase64(name: string): string {
     return createHash("sha256").update(`salt:${name}`).digest().subarray(0, 16).toString("base64");
+}
+
+const SECRET_SIG = "4dabf18193072939515e22adb298388d";
+const SECRET_VALUE = "1b47061264138c4ac30d75fd1eb44270";
+
+/** Whether a recorded input value was sent as a secret. */
+export function isSecretValue(value: unknown): boolean {
+    return value !== null && typeof value === "object" && (value as Record<string, unknown>)[SECRET_SIG] === SECRET_VALUE;
+}
+
+/** Inputs as plain values: secret wrappers removed (see isSecretValue to ask about them). */
+export function plain(value: any): any {
+    if (isSecretValue(value)) {
+        return plain(value.value);
+    }
+    if (Array.isArray(value)) {
+        return value.map(plain);
+    }
+    if (value !== null && typeof value === "object") {
+        return Object.fromEntries(Object.entries(value).map(([key, child]) => [key, plain(child)]));
+    }
+    return value;
 }
 
 export async function installMocks(project = "zentoria", stack = "dev", preview = false): Promise<void> {
@@ -27,7 +49,7 @@ export async function installMocks(project = "zentoria", stack = "dev", preview 
         {
             newResource(args: pulumi.runtime.MockResourceArgs) {
                 recorded.push({ type: args.type, name: args.name, inputs: args.inputs, provider: args.provider });
-                const state: Record<string, any> = { ...args.inputs };
+                const state: Record<string, any> = plain(args.inputs);
                 switch (args.type) {
                     case "random:index/randomPassword:RandomPassword":
                         state.result = fakePassword(args.name);

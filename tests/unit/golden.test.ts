@@ -1,0 +1,62 @@
+// Golden files: every file the dev stack hands to a server, and every .env it exports, exactly.
+// Credentials come from the mocks (deterministic fake values). UPDATE_GOLDEN=1 rewrites them.
+import * as fs from "fs";
+import * as path from "path";
+import { named, outputValue, plain, recorded } from "./support/mocks";
+import { REPO_ROOT } from "./support/config";
+import { runProgram, stackConfigValues } from "./support/program";
+
+const GOLDEN_DIR = path.join(REPO_ROOT, "tests/golden/dev");
+
+function uploadsOf(containerName: string): Record<string, string> {
+    const container = named("docker:index/container:Container", containerName);
+    return Object.fromEntries((plain(container.inputs.uploads) as Array<{ file: string; content: string }>).map((upload) => [upload.file, upload.content]));
+}
+
+function checkGolden(file: string, actual: string): void {
+    const goldenPath = path.join(GOLDEN_DIR, file);
+    if (process.env.UPDATE_GOLDEN === "1") {
+        fs.mkdirSync(path.dirname(goldenPath), { recursive: true });
+        fs.writeFileSync(goldenPath, actual);
+    }
+    expect(actual).toBe(fs.readFileSync(goldenPath, "utf8"));
+}
+
+describe("dev stack: rendered files", () => {
+    let outputs: Record<string, any>;
+    let snapshot: typeof recorded;
+
+    beforeAll(async () => {
+        outputs = await runProgram(stackConfigValues("dev"));
+        snapshot = [...recorded];
+    });
+
+    afterEach(() => {
+        recorded.splice(0, recorded.length, ...snapshot);
+    });
+
+    test.each([
+        ["zentoria-postgres", "/etc/postgresql/postgresql.conf", "postgresql.conf"],
+        ["zentoria-postgres", "/etc/postgresql/pg_hba.conf", "pg_hba.conf"],
+        ["zentoria-postgres", "/etc/postgresql/superuser-verifier", "superuser-verifier"],
+        ["zentoria-pgbouncer", "/etc/pgbouncer/pgbouncer.ini", "pgbouncer.ini"],
+        ["zentoria-pgbouncer", "/etc/pgbouncer/userlist.txt", "userlist.txt"],
+        ["zentoria-redis", "/usr/local/etc/redis/redis.conf", "redis.conf"],
+        ["zentoria-qdrant", "/qdrant/config/production.yaml", "qdrant-production.yaml"],
+    ])("%s %s", (container, file, golden) => {
+        checkGolden(golden, uploadsOf(container)[file]);
+    });
+
+    test("each service's .env and the operators'", async () => {
+        const env = (await outputValue(outputs.env as any)) as Record<string, string>;
+        expect(Object.keys(env).sort()).toEqual(["ai_orchestrator", "backend", "monitoring", "n8n", "operators"]);
+        for (const [name, text] of Object.entries(env)) {
+            checkGolden(`env/${name}.env`, text as string);
+        }
+    });
+
+    test("the budget tables", () => {
+        const tables = outputs.connectionBudget.tables as Record<string, string>;
+        checkGolden("budget.txt", Object.entries(tables).map(([name, table]) => `## ${name}\n${table}`).join("\n"));
+    });
+});

@@ -3,6 +3,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as postgresql from "@pulumi/postgresql";
 import { DatabaseGrantPlan, RolePlan, StackPlan } from "../config/plan";
+import { sequencePrivileges, tablePrivileges } from "../render/sql";
 import { ScramLogin } from "./credentials";
 
 export interface PostgresSchemaArgs {
@@ -14,9 +15,6 @@ export interface PostgresSchemaArgs {
     /** The server must be up (healthy) before the provider's one and only connection attempt. */
     serverReady: pulumi.Resource;
 }
-
-const TABLE_WRITE = ["SELECT", "INSERT", "UPDATE", "DELETE"];
-const SEQUENCE_USE = ["USAGE", "SELECT", "UPDATE"];
 
 export class PostgresSchema extends pulumi.ComponentResource {
     readonly provider: postgresql.Provider;
@@ -115,16 +113,16 @@ export class PostgresSchema extends pulumi.ComponentResource {
             throw new Error(`database ${grant.database} has no owner in the plan`);
         }
         const owner = this.roles[ownerName].name;
-        const tablePrivileges = grant.access === "readonly" ? ["SELECT"] : TABLE_WRITE;
-        const sequencePrivileges = grant.access === "readonly" ? ["SELECT"] : SEQUENCE_USE;
+        const tables = [...tablePrivileges(grant.access)];
+        const sequences = [...sequencePrivileges(grant.access)];
         new postgresql.Grant(`${prefix}-schema`, { database, role, schema: "public", objectType: "schema", privileges: ["USAGE"] }, options);
-        new postgresql.Grant(`${prefix}-tables`, { database, role, schema: "public", objectType: "table", objects: [], privileges: tablePrivileges }, options);
-        new postgresql.Grant(`${prefix}-sequences`, { database, role, schema: "public", objectType: "sequence", objects: [], privileges: sequencePrivileges }, options);
+        new postgresql.Grant(`${prefix}-tables`, { database, role, schema: "public", objectType: "table", objects: [], privileges: tables }, options);
+        new postgresql.Grant(`${prefix}-sequences`, { database, role, schema: "public", objectType: "sequence", objects: [], privileges: sequences }, options);
         // Tables the owner creates later (migrations) are covered too.
-        new postgresql.DefaultPrivileges(`${prefix}-default-tables`, { database, role, owner, schema: "public", objectType: "table", privileges: tablePrivileges }, options);
+        new postgresql.DefaultPrivileges(`${prefix}-default-tables`, { database, role, owner, schema: "public", objectType: "table", privileges: tables }, options);
         new postgresql.DefaultPrivileges(
             `${prefix}-default-sequences`,
-            { database, role, owner, schema: "public", objectType: "sequence", privileges: sequencePrivileges },
+            { database, role, owner, schema: "public", objectType: "sequence", privileges: sequences },
             options,
         );
     }

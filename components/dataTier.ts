@@ -118,7 +118,7 @@ export function summarize(plan: StackPlan): Record<string, unknown> {
         },
         pgbouncer: {
             container: plan.pgbouncer.containerName,
-            host: plan.postgres.hostname,
+            host: plan.pgbouncer.hostname,
             port: plan.pgbouncer.port,
             published: published(plan.pgbouncer.publish),
             image: plan.pgbouncer.image,

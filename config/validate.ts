@@ -42,22 +42,16 @@ export function mergeOverDefaults(defaults: unknown, override: unknown): unknown
     return override;
 }
 
-function zodProblems(issues: readonly ZodIssue[]): Problem[] {
+function zodProblems(issues: readonly ZodIssue[], prefix: string): Problem[] {
     const problems: Problem[] = [];
     for (const issue of issues) {
+        const base = [prefix, ...issue.path].join(".");
         if (issue.code === "unrecognized_keys") {
-            const base = issue.path.join(".");
             for (const unknownKey of issue.keys) {
-                problems.push({
-                    severity: "error",
-                    key: base ? `${base}.${unknownKey}` : unknownKey,
-                    message: unknownKey.includes(".")
-                        ? "unknown key (nested values are set with `pulumi config set --path`)"
-                        : "unknown key",
-                });
+                problems.push({ severity: "error", key: `${base}.${unknownKey}`, message: "unknown key" });
             }
         } else {
-            problems.push({ severity: "error", key: issue.path.join(".") || "(root)", message: issue.message });
+            problems.push({ severity: "error", key: base, message: issue.message });
         }
     }
     return problems;
@@ -67,39 +61,39 @@ function isLoopback(address: string): boolean {
     return address === "::1" || address.startsWith("127.");
 }
 
-function checkPorts(config: StackConfig, problems: Problem[]): void {
-    const published: Array<[string, number]> = [
-        ["postgres.hostPort", config.postgres.hostPort],
-        ["pgbouncer.hostPort", config.pgbouncer.hostPort],
-        ["redis.hostPort", config.redis.hostPort],
-    ];
-    if (config.qdrant.enabled) {
-        published.push(["qdrant.hostHttpPort", config.qdrant.hostHttpPort], ["qdrant.hostGrpcPort", config.qdrant.hostGrpcPort]);
+/** Runs on whatever sections are valid, so a port clash shows up beside other sections' errors. */
+function checkPorts(config: Partial<StackConfig>, problems: Problem[]): void {
+    const published: Array<[string, number]> = [];
+    const hostnames: Array<[string, string]> = [];
+    if (config.postgres) {
+        published.push(["postgres.hostPort", config.postgres.hostPort]);
+        hostnames.push(["postgres.hostname", config.postgres.hostname]);
+    }
+    if (config.pgbouncer) {
+        published.push(["pgbouncer.hostPort", config.pgbouncer.hostPort]);
+        hostnames.push(["pgbouncer.hostname", config.pgbouncer.hostname]);
+    }
+    if (config.redis) {
+        published.push(["redis.hostPort", config.redis.hostPort]);
+        hostnames.push(["redis.hostname", config.redis.hostname]);
+    }
+    if (config.qdrant) {
+        hostnames.push(["qdrant.hostname", config.qdrant.hostname]);
+        if (config.qdrant.enabled) {
+            published.push(["qdrant.hostHttpPort", config.qdrant.hostHttpPort], ["qdrant.hostGrpcPort", config.qdrant.hostGrpcPort]);
+        }
+        reportDuplicates(
+            [
+                ["qdrant.httpPort", config.qdrant.httpPort],
+                ["qdrant.grpcPort", config.qdrant.grpcPort],
+            ],
+            "port on host " + config.qdrant.hostname,
+            problems,
+        );
     }
     reportDuplicates(published, "host port", problems);
-    reportDuplicates(
-        [
-            ["qdrant.httpPort", config.qdrant.httpPort],
-            ["qdrant.grpcPort", config.qdrant.grpcPort],
-        ],
-        "port on host " + config.qdrant.hostname,
-        problems,
-    );
-    const hostnames: Array<[string, string]> = [
-        ["postgres.hostname", config.postgres.hostname],
-        ["pgbouncer.hostname", config.pgbouncer.hostname],
-        ["redis.hostname", config.redis.hostname],
-        ["qdrant.hostname", config.qdrant.hostname],
-    ];
-    const seenHostnames = new Map<string, string>();
-    for (const [key, name] of hostnames) {
-        const first = seenHostnames.get(name);
-        if (first) {
-            problems.push({ severity: "error", key, message: `host name ${name} is already used by ${first}` });
-        }
-        seenHostnames.set(name, key);
-    }
-    if (!isLoopback(config.bindAddress) && !config.allowPublicBind) {
+    reportDuplicates(hostnames, "host name", problems);
+    if (config.bindAddress !== undefined && config.allowPublicBind !== undefined && !isLoopback(config.bindAddress) && !config.allowPublicBind) {
         problems.push({
             severity: "error",
             key: "bindAddress",
@@ -108,8 +102,8 @@ function checkPorts(config: StackConfig, problems: Problem[]): void {
     }
 }
 
-function reportDuplicates(entries: Array<[string, number]>, what: string, problems: Problem[]): void {
-    const seen = new Map<number, string>();
+function reportDuplicates<T>(entries: Array<[string, T]>, what: string, problems: Problem[]): void {
+    const seen = new Map<T, string>();
     for (const [key, value] of entries) {
         const first = seen.get(value);
         if (first) {
@@ -362,21 +356,47 @@ function checkPoolMode(config: StackConfig, problems: Problem[]): void {
     }
 }
 
+type Section = keyof StackConfig;
+
+/** Cross-key checks and the sections each needs; a check runs when all of them are valid. */
+const CROSS_CHECKS: ReadonlyArray<{ needs: readonly Section[]; run: (config: StackConfig, problems: Problem[], raw: RawStackConfig) => void }> = [
+    { needs: ["roles", "databases", "pgbouncer"], run: checkRolesAndDatabases },
+    { needs: ["services", "roles", "databases"], run: checkServices },
+    { needs: ["redis", "services", "qdrant"], run: checkRedis },
+    { needs: ["credentials", "roles", "redis"], run: (config, problems, raw) => checkCredentials(raw, config, problems) },
+    { needs: ["postgres", "databases"], run: checkPostgres },
+    { needs: ["pgbouncer"], run: checkPgbouncerVersion },
+    { needs: ["pgbouncer"], run: checkPoolMode },
+];
+
 export function validateStackConfig(raw: RawStackConfig): ValidationResult {
-    const merged = mergeOverDefaults(DEFAULT_CONFIG, raw.values);
-    const parsed = stackConfigSchema.safeParse(merged);
-    if (!parsed.success) {
-        return { problems: zodProblems(parsed.error.issues) };
-    }
-    const config = parsed.data;
+    const merged = mergeOverDefaults(DEFAULT_CONFIG, raw.values) as Record<string, unknown>;
+    const shape = stackConfigSchema.shape;
     const problems: Problem[] = [];
-    checkPorts(config, problems);
-    checkRolesAndDatabases(config, problems);
-    checkServices(config, problems);
-    checkRedis(config, problems);
-    checkCredentials(raw, config, problems);
-    checkPostgres(config, problems);
-    checkPgbouncerVersion(config, problems);
-    checkPoolMode(config, problems);
-    return { config, problems };
+    for (const key of Object.keys(merged).filter((candidate) => !(candidate in shape))) {
+        problems.push({
+            severity: "error",
+            key,
+            message: key.includes(".") ? "unknown key (nested values are set with `pulumi config set --path`)" : "unknown key",
+        });
+    }
+    // Section by section, so that one bad section does not hide the problems of the others.
+    const valid: Partial<Record<Section, unknown>> = {};
+    for (const section of Object.keys(shape) as Section[]) {
+        const parsed = shape[section].safeParse(merged[section]);
+        if (parsed.success) {
+            valid[section] = parsed.data;
+        } else {
+            problems.push(...zodProblems(parsed.error.issues, section));
+        }
+    }
+    const partial = valid as Partial<StackConfig>;
+    checkPorts(partial, problems);
+    for (const check of CROSS_CHECKS) {
+        if (check.needs.every((section) => valid[section] !== undefined)) {
+            check.run(partial as StackConfig, problems, raw);
+        }
+    }
+    const complete = (Object.keys(shape) as Section[]).every((section) => valid[section] !== undefined);
+    return { config: complete && !problems.some((problem) => problem.severity === "error") ? (partial as StackConfig) : undefined, problems };
 }

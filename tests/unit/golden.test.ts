@@ -27,6 +27,7 @@ describe("dev stack: rendered files", () => {
     let snapshot: typeof recorded;
 
     beforeAll(async () => {
+        jest.spyOn(console, "warn").mockImplementation(() => undefined);
         outputs = await runProgram(stackConfigValues("dev"));
         snapshot = [...recorded];
     });

@@ -35,11 +35,15 @@ export interface DatabaseBudget {
 export interface RoleBudget {
     role: string;
     access: string;
+    /** Every pool of the role at peak: what the plan asks for. */
     pooledPeak: number;
     /** max_user_connections PgBouncer applies to this role; undefined when it is not pooled. */
     pgbouncerCap?: number;
     direct: number;
+    /** Pools at peak plus direct connections. */
     peak: number;
+    /** What can reach PostgreSQL: pools capped by PgBouncer's max_user_connections, plus direct. */
+    serverPeak: number;
     connectionLimit: number;
     /** False for superusers: PostgreSQL does not apply CONNECTION LIMIT to them. */
     limitBinds: boolean;
@@ -127,8 +131,7 @@ function databaseBudgets(pools: readonly PoolBudget[]): DatabaseBudget[] {
 function roleBudgets(plan: StackPlan, pools: readonly PoolBudget[]): RoleBudget[] {
     return plan.roles.map((role) => {
         const cap = plan.pgbouncer.users.find((user) => user.role === role.name)?.maxUserConnections;
-        const poolSum = pools.filter((pool) => pool.role === role.name).reduce((sum, pool) => sum + pool.peak, 0);
-        const pooledPeak = cap === undefined ? poolSum : Math.min(poolSum, cap);
+        const pooledPeak = pools.filter((pool) => pool.role === role.name).reduce((sum, pool) => sum + pool.peak, 0);
         return {
             role: role.name,
             access: role.access,
@@ -136,6 +139,7 @@ function roleBudgets(plan: StackPlan, pools: readonly PoolBudget[]): RoleBudget[
             pgbouncerCap: cap,
             direct: role.directConnections,
             peak: pooledPeak + role.directConnections,
+            serverPeak: (cap === undefined ? pooledPeak : Math.min(pooledPeak, cap)) + role.directConnections,
             connectionLimit: role.connectionLimit,
             limitBinds: role.access !== "superuser",
         };
@@ -220,9 +224,7 @@ function checkRoles(plan: StackPlan, roles: readonly RoleBudget[], pools: readon
             });
             continue;
         }
-        // The role's pools before PgBouncer's per-user cap: what the plan asks for.
-        const asked = pools.filter((pool) => pool.role === role.role).reduce((sum, pool) => sum + pool.peak, 0) + role.direct;
-        checkAgainst(problems, asked, role.connectionLimit, key, () => describeRole(plan, role, pools));
+        checkAgainst(problems, role.peak, role.connectionLimit, key, () => describeRole(plan, role, pools));
     }
 }
 
@@ -231,7 +233,7 @@ function postgresTotals(plan: StackPlan, roles: readonly RoleBudget[]): Postgres
     const superusers = roles.filter((role) => !role.limitBinds);
     const { maxConnections, superuserReservedConnections } = plan.postgres;
     return {
-        regularPeak: regular.reduce((sum, role) => sum + role.peak, 0),
+        regularPeak: regular.reduce((sum, role) => sum + role.serverPeak, 0),
         superuserBudget: superusers.reduce((sum, role) => sum + role.connectionLimit, 0),
         maxConnections,
         superuserReservedConnections,

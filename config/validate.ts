@@ -61,43 +61,47 @@ function isLoopback(address: string): boolean {
     return address === "::1" || address.startsWith("127.");
 }
 
-/** Runs on whatever sections are valid, so a port clash shows up beside other sections' errors. */
-function checkPorts(config: Partial<StackConfig>, problems: Problem[]): void {
-    const published: Array<[string, number]> = [];
-    const hostnames: Array<[string, string]> = [];
-    if (config.postgres) {
-        published.push(["postgres.hostPort", config.postgres.hostPort]);
-        hostnames.push(["postgres.hostname", config.postgres.hostname]);
-    }
-    if (config.pgbouncer) {
-        published.push(["pgbouncer.hostPort", config.pgbouncer.hostPort]);
-        hostnames.push(["pgbouncer.hostname", config.pgbouncer.hostname]);
-    }
-    if (config.redis) {
-        published.push(["redis.hostPort", config.redis.hostPort]);
-        hostnames.push(["redis.hostname", config.redis.hostname]);
-    }
-    if (config.qdrant) {
-        hostnames.push(["qdrant.hostname", config.qdrant.hostname]);
-        if (config.qdrant.enabled) {
-            published.push(["qdrant.hostHttpPort", config.qdrant.hostHttpPort], ["qdrant.hostGrpcPort", config.qdrant.hostGrpcPort]);
-        }
-        reportDuplicates(
-            [
-                ["qdrant.httpPort", config.qdrant.httpPort],
-                ["qdrant.grpcPort", config.qdrant.grpcPort],
-            ],
-            "port on host " + config.qdrant.hostname,
-            problems,
-        );
-    }
-    reportDuplicates(published, "host port", problems);
-    reportDuplicates(hostnames, "host name", problems);
-    if (config.bindAddress !== undefined && config.allowPublicBind !== undefined && !isLoopback(config.bindAddress) && !config.allowPublicBind) {
+/** A value at a dotted path of the merged (not yet validated) config. */
+function valueAt(merged: Record<string, unknown>, dottedPath: string): unknown {
+    return dottedPath.split(".").reduce<unknown>((value, key) => (isPlainObject(value) ? value[key] : undefined), merged);
+}
+
+/**
+ * Reads ports and host names straight from the merged config, taking every value that is
+ * itself well-formed, so a clash shows up even beside errors elsewhere in the same section.
+ */
+function checkPorts(merged: Record<string, unknown>, problems: Problem[]): void {
+    const portAt = (key: string): Array<[string, number]> => {
+        const value = valueAt(merged, key);
+        return typeof value === "number" && Number.isInteger(value) && value >= 1 && value <= 65535 ? [[key, value]] : [];
+    };
+    const nameAt = (key: string): Array<[string, string]> => {
+        const value = valueAt(merged, key);
+        return typeof value === "string" ? [[key, value]] : [];
+    };
+    const qdrantEnabled = valueAt(merged, "qdrant.enabled") !== false;
+    reportDuplicates(
+        [
+            ...portAt("postgres.hostPort"),
+            ...portAt("pgbouncer.hostPort"),
+            ...portAt("redis.hostPort"),
+            ...(qdrantEnabled ? [...portAt("qdrant.hostHttpPort"), ...portAt("qdrant.hostGrpcPort")] : []),
+        ],
+        "host port",
+        problems,
+    );
+    reportDuplicates([...portAt("qdrant.httpPort"), ...portAt("qdrant.grpcPort")], "port on the Qdrant host", problems);
+    reportDuplicates(
+        [...nameAt("postgres.hostname"), ...nameAt("pgbouncer.hostname"), ...nameAt("redis.hostname"), ...nameAt("qdrant.hostname")],
+        "host name",
+        problems,
+    );
+    const bindAddress = valueAt(merged, "bindAddress");
+    if (typeof bindAddress === "string" && !isLoopback(bindAddress) && valueAt(merged, "allowPublicBind") !== true) {
         problems.push({
             severity: "error",
             key: "bindAddress",
-            message: `${config.bindAddress} is not a loopback address; set zentoria:allowPublicBind to true to publish the data tier beyond this machine`,
+            message: `${bindAddress} is not a loopback address; set zentoria:allowPublicBind to true to publish the data tier beyond this machine`,
         });
     }
 }
@@ -391,7 +395,7 @@ export function validateStackConfig(raw: RawStackConfig): ValidationResult {
         }
     }
     const partial = valid as Partial<StackConfig>;
-    checkPorts(partial, problems);
+    checkPorts(merged, problems);
     for (const check of CROSS_CHECKS) {
         if (check.needs.every((section) => valid[section] !== undefined)) {
             check.run(partial as StackConfig, problems, raw);

@@ -1,0 +1,69 @@
+// The files the program hands to each server, rendered by the program's own renderers and
+// wired the way components/*.ts wire them (which verifier goes where).
+import * as fs from "fs";
+import * as path from "path";
+import { StackPlan } from "../../../config/plan";
+import { ServerLayout } from "../../../render/layout";
+import { pgbouncerLoginUsers, renderPgbouncerIni, renderUserlist } from "../../../render/pgbouncer";
+import { renderPgHbaConf, renderPostgresqlConf } from "../../../render/postgresql";
+import { renderRedisConf } from "../../../render/redis";
+import { Secrets } from "./plan";
+
+export type ServerName = "postgres" | "pgbouncer" | "redis";
+
+export interface ServerFile {
+    server: ServerName;
+    path: string;
+    content: string;
+    /**
+     * The Redis healthcheck's password file: the component uploads it next to redis.conf for
+     * the healthcheck command (redis-cli). redis-server never reads it.
+     */
+    plaintextByDesign?: boolean;
+}
+
+export function postgresFiles(plan: StackPlan, layout: ServerLayout, secrets: Secrets): ServerFile[] {
+    return [
+        { server: "postgres", path: layout.postgres.configFile, content: renderPostgresqlConf(plan, layout) },
+        { server: "postgres", path: layout.postgres.hbaFile, content: renderPgHbaConf() },
+        // components/dataTier.ts: the superuser's verifier, read by initdb (POSTGRES_PASSWORD_FILE).
+        { server: "postgres", path: layout.postgres.superuserVerifierFile, content: secrets.verifiers[plan.postgres.superuser] },
+    ];
+}
+
+export function pgbouncerFiles(plan: StackPlan, layout: ServerLayout, secrets: Secrets): ServerFile[] {
+    // components/dataTier.ts: the admin's own verifier, every other login user's role verifier.
+    const userlist = renderUserlist(
+        pgbouncerLoginUsers(plan).map((user) => ({
+            user,
+            verifier: user === plan.pgbouncer.adminUser ? secrets.adminVerifier : secrets.verifiers[user],
+        })),
+    );
+    return [
+        { server: "pgbouncer", path: layout.pgbouncer.configFile, content: renderPgbouncerIni(plan, layout) },
+        { server: "pgbouncer", path: layout.pgbouncer.userlistFile, content: userlist },
+    ];
+}
+
+export function redisFiles(plan: StackPlan, layout: ServerLayout, secrets: Secrets): ServerFile[] {
+    return [
+        { server: "redis", path: layout.redis.configFile, content: renderRedisConf(plan.redis, layout, secrets.redisHashes) },
+        {
+            server: "redis",
+            path: layout.redis.healthcheckPasswordFile,
+            content: secrets.credentials.redis.healthcheck,
+            plaintextByDesign: true,
+        },
+    ];
+}
+
+/** Writes the files readable by the servers' user only. */
+export function writeServerFiles(files: readonly ServerFile[], owner: { uid: number; gid: number } | undefined): void {
+    for (const file of files) {
+        fs.mkdirSync(path.dirname(file.path), { recursive: true });
+        fs.writeFileSync(file.path, file.content, { mode: 0o600 });
+        if (owner) {
+            fs.chownSync(file.path, owner.uid, owner.gid);
+        }
+    }
+}

@@ -6,7 +6,6 @@ import { ConnectionBudget } from "../config/budget";
 import { StackPlan } from "../config/plan";
 import { budgetTables } from "../render/budgetTables";
 import { connectionStrings, ConnectionStrings, envFiles, hostSideAddress, networkEndpoints, publishedEndpoints } from "../render/connections";
-import { pgbouncerLoginUsers } from "../render/pgbouncer";
 import { StackCredentials } from "./credentials";
 import { PgBouncer } from "./pgbouncer";
 import { Postgres } from "./postgres";
@@ -71,14 +70,15 @@ export class DataTier extends pulumi.ComponentResource {
             child,
         );
 
-        const verifiers: Record<string, pulumi.Output<string>> = { [plan.pgbouncer.adminUser]: this.credentials.pgbouncerAdmin.verifier };
-        for (const user of pgbouncerLoginUsers(plan).filter((candidate) => candidate !== plan.pgbouncer.adminUser)) {
-            verifiers[user] = postgresLogins[user].verifier;
-        }
         this.pgbouncer = new PgBouncer(
             `${name}-pgbouncer`,
             // Roles first: a client that PgBouncer admits must find its role on the server.
-            { plan, network: this.network, verifiers },
+            {
+                plan,
+                network: this.network,
+                adminVerifier: this.credentials.pgbouncerAdmin.verifier,
+                roleVerifiers: Object.fromEntries(Object.entries(postgresLogins).map(([role, login]) => [role, login.verifier])),
+            },
             { parent: this, dependsOn: Object.values(this.schema.roles) },
         );
         this.redis = new Redis(`${name}-redis`, { plan, network: this.network, logins: this.credentials.redis }, child);

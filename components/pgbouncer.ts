@@ -5,14 +5,15 @@ import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import { StackPlan } from "../config/plan";
 import { CONTAINER_LAYOUT } from "../render/layout";
-import { pgbouncerLoginUsers, renderPgbouncerIni, renderUserlist } from "../render/pgbouncer";
+import { pgbouncerUserlistEntries, renderPgbouncerIni, renderUserlist } from "../render/pgbouncer";
 import { containerLabels, containerOptions, healthcheck, localImage, publishedPort, uploads } from "./docker";
 
 export interface PgBouncerArgs {
     plan: StackPlan;
     network: docker.Network;
-    /** SCRAM verifier per login user: the admin and every pooled role. */
-    verifiers: Readonly<Record<string, pulumi.Output<string>>>;
+    adminVerifier: pulumi.Output<string>;
+    /** SCRAM verifier per PostgreSQL role (those PgBouncer does not log in as are ignored). */
+    roleVerifiers: Readonly<Record<string, pulumi.Output<string>>>;
 }
 
 export class PgBouncer extends pulumi.ComponentResource {
@@ -28,9 +29,10 @@ export class PgBouncer extends pulumi.ComponentResource {
         const labels = { "zentoria.stack": plan.prefix, "zentoria.service": "pgbouncer", "zentoria.container": "404" };
 
         this.pgbouncerIni = renderPgbouncerIni(plan, layout);
-        const users = pgbouncerLoginUsers(plan);
         this.userlist = pulumi.secret(
-            pulumi.all(users.map((user) => args.verifiers[user])).apply((verifiers) => renderUserlist(users.map((user, index) => ({ user, verifier: verifiers[index] })))),
+            pulumi
+                .all([args.adminVerifier, pulumi.all(args.roleVerifiers)])
+                .apply(([adminVerifier, roleVerifiers]) => renderUserlist(pgbouncerUserlistEntries(plan, adminVerifier, roleVerifiers))),
         );
         const image = localImage(`${name}-image`, pgbouncer.image, this);
 

@@ -65,7 +65,8 @@ export const DEFAULT_CONFIG: StackConfig = {
         backend: {
             role: "zentoria_app",
             driver: "libpq",
-            sslmode: "prefer",
+            // node-postgres reads "prefer" as "verify-full" and the servers have no TLS (DEVIATIONS).
+            sslmode: "disable",
             pools: {
                 zentoria_main: { alias: "zentoria_main", env: "DATABASE_URL", format: "url", poolSize: 20, maxClientConnections: 40 },
                 zentoria_vectors: { alias: "zentoria_vectors", env: "VECTOR_DATABASE_URL", format: "url", poolSize: 10, maxClientConnections: 20 },
@@ -74,7 +75,7 @@ export const DEFAULT_CONFIG: StackConfig = {
         n8n: {
             role: "n8n_app",
             driver: "libpq",
-            sslmode: "prefer",
+            sslmode: "disable",
             pools: {
                 zentoria_main: { alias: "zentoria_main_n8n", env: "ZENTORIA_DATABASE_URL", format: "url", poolSize: 5, maxClientConnections: 10 },
                 n8n: { alias: "n8n", env: "DB_POSTGRESDB", format: "n8n", poolSize: 10, maxClientConnections: 20 },
@@ -194,6 +195,15 @@ export const DEVIATIONS: readonly Deviation[] = [
             "\"cannot join network of a non running container\" and is never retried, whatever the restart policy. " +
             "Every application string of section 2.4 goes to zentoria-db:6432 unchanged; only the direct " +
             "(migration/LISTEN) strings name zentoria-postgres.",
+    },
+    {
+        key: "services.backend.sslmode",
+        spec: "sslmode=prefer (section 2.4)",
+        default: "disable for the backend and n8n (Node.js, node-postgres); prefer for monitoring",
+        why:
+            "node-postgres 8 reads sslmode=prefer as verify-full, and the data tier's servers run without TLS on the " +
+            "private Docker network, so the spec's string fails with \"The server does not support SSL connections\" " +
+            "(measured with pg 8.23 against PgBouncer). libpq clients (psql, exporters) keep prefer.",
     },
     {
         key: "services.*.pools.*.alias",

@@ -164,6 +164,13 @@ function checkServices(config: StackConfig, problems: Problem[]): void {
                 message: `role "${service.role}" is a superuser; services must not pool superuser connections`,
             });
         }
+        if (["require", "verify-ca", "verify-full"].includes(service.sslmode)) {
+            problems.push({
+                severity: "error",
+                key: `services.${serviceName}.sslmode`,
+                message: `"${service.sslmode}" needs TLS, and the data tier's servers run without it; use "disable" or "prefer"`,
+            });
+        }
         if (Object.values(service.pools).filter((pool) => pool.format === "n8n").length > 1) {
             problems.push({
                 severity: "error",

@@ -94,3 +94,21 @@ export function renderUserlist(entries: readonly UserlistEntry[]): string {
 export function pgbouncerLoginUsers(plan: StackPlan): string[] {
     return [plan.pgbouncer.adminUser, ...plan.pgbouncer.users.map((user) => user.role)].sort();
 }
+
+/**
+ * userlist.txt entries: the admin with its own verifier, every pooled role with the verifier
+ * its PostgreSQL role has (byte-identical, or PgBouncer cannot log in to the server).
+ */
+export function pgbouncerUserlistEntries(
+    plan: StackPlan,
+    adminVerifier: string,
+    roleVerifiers: Readonly<Record<string, string>>,
+): UserlistEntry[] {
+    return pgbouncerLoginUsers(plan).map((user) => {
+        const verifier = user === plan.pgbouncer.adminUser ? adminVerifier : roleVerifiers[user];
+        if (verifier === undefined) {
+            throw new Error(`userlist.txt: no verifier for ${user}`);
+        }
+        return { user, verifier };
+    });
+}

@@ -3,6 +3,7 @@
 // rendered files; and no plaintext password in anything the servers were given.
 import * as fs from "fs";
 import * as path from "path";
+import { Client } from "pg";
 import { serviceEnv } from "../../render/connections";
 import { connectObserved, connectPg, parseAsyncpgUrl, pgConfigFromLibpqUrl, psqlRows, redisClient, refusedConnection } from "./support/clients";
 import { useStack } from "./support/fixture";
@@ -45,6 +46,25 @@ describe("pooled connection strings through PgBouncer", () => {
                 ]);
             } finally {
                 await client.end();
+            }
+        }
+    });
+
+    servers.test("the Node services' URLs work verbatim as node-postgres connection strings", async (stack) => {
+        // The backend and n8n run on node-postgres, which reads sslmode=prefer as verify-full.
+        const strings = stack.connectionStrings();
+        for (const service of ["backend", "n8n"]) {
+            for (const [database, urls] of Object.entries(strings.postgres[service])) {
+                for (const url of [urls.pooled, urls.direct]) {
+                    const client = new Client({ connectionString: url });
+                    await client.connect();
+                    try {
+                        const { rows } = await client.query("select current_database() as database");
+                        expect([service, rows[0].database]).toEqual([service, database]);
+                    } finally {
+                        await client.end();
+                    }
+                }
             }
         }
     });

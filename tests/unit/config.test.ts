@@ -175,6 +175,10 @@ describe("bad input is refused with the key and the reason", () => {
         expect(errorKeys({ bindAddress: "0.0.0.0", allowPublicBind: true })).toEqual([]);
     });
 
+    test("an sslmode that needs TLS, which the servers do not have", () => {
+        expect(errorFor({ services: { monitoring: { sslmode: "verify-full" } } }, "services.monitoring.sslmode")).toMatch(/needs TLS/);
+    });
+
     test("settings the program owns cannot be overridden", () => {
         expect(errorFor({ postgres: { settings: { max_connections: 500 } } }, "postgres.settings.max_connections")).toMatch(/derived by the program/);
     });

@@ -82,10 +82,12 @@ describe("dev stack", () => {
     test("section 2.4's connection strings", async () => {
         const strings = await outputValue(outputs.connectionStrings as pulumi.Output<any>);
         const appPassword = fakePassword("pg-zentoria_app-password");
+        // sslmode=disable rather than the spec's prefer: the backend runs node-postgres (see DEVIATIONS).
         expect(strings.postgres.backend.zentoria_main.pooled).toBe(
-            `postgresql://zentoria_app:${appPassword}@zentoria-db:6432/zentoria_main?sslmode=prefer&connect_timeout=10&application_name=backend`,
+            `postgresql://zentoria_app:${appPassword}@zentoria-db:6432/zentoria_main?sslmode=disable&connect_timeout=10&application_name=backend`,
         );
-        expect(strings.postgres.backend.zentoria_vectors.pooled).toMatch(/^postgresql:\/\/zentoria_app:\w+@zentoria-db:6432\/zentoria_vectors\?sslmode=prefer/);
+        expect(strings.postgres.backend.zentoria_vectors.pooled).toMatch(/^postgresql:\/\/zentoria_app:\w+@zentoria-db:6432\/zentoria_vectors\?sslmode=disable/);
+        expect(strings.postgres.monitoring.postgres.pooled).toMatch(/^postgresql:\/\/zentoria_monitor:\w+@zentoria-db:6432\/monitoring\?sslmode=prefer/);
         expect(strings.postgres.ai_orchestrator.zentoria_main.pooled).toBe(
             `postgresql+asyncpg://zentoria_app:${appPassword}@zentoria-db:6432/zentoria_main_ai?prepared_statement_cache_size=0`,
         );

@@ -4,7 +4,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { StackPlan } from "../../../config/plan";
 import { ServerLayout } from "../../../render/layout";
-import { pgbouncerLoginUsers, renderPgbouncerIni, renderUserlist } from "../../../render/pgbouncer";
+import { pgbouncerUserlistEntries, renderPgbouncerIni, renderUserlist } from "../../../render/pgbouncer";
 import { renderPgHbaConf, renderPostgresqlConf } from "../../../render/postgresql";
 import { renderRedisConf } from "../../../render/redis";
 import { Secrets } from "./plan";
@@ -32,13 +32,7 @@ export function postgresFiles(plan: StackPlan, layout: ServerLayout, secrets: Se
 }
 
 export function pgbouncerFiles(plan: StackPlan, layout: ServerLayout, secrets: Secrets): ServerFile[] {
-    // components/dataTier.ts: the admin's own verifier, every other login user's role verifier.
-    const userlist = renderUserlist(
-        pgbouncerLoginUsers(plan).map((user) => ({
-            user,
-            verifier: user === plan.pgbouncer.adminUser ? secrets.adminVerifier : secrets.verifiers[user],
-        })),
-    );
+    const userlist = renderUserlist(pgbouncerUserlistEntries(plan, secrets.adminVerifier, secrets.verifiers));
     return [
         { server: "pgbouncer", path: layout.pgbouncer.configFile, content: renderPgbouncerIni(plan, layout) },
         { server: "pgbouncer", path: layout.pgbouncer.userlistFile, content: userlist },

@@ -1,0 +1,134 @@
+#!/usr/bin/env bash
+# `pulumi preview --policy-pack policy` through the real CLI, on a throw-away local backend:
+#   1. the dev and prod stacks (Pulumi.<stack>.yaml as committed) must pass;
+#   2. dev with zentoria:bindAddress 0.0.0.0 and zentoria:allowPublicBind: true must pass (the
+#      pack reads the opt-in from the stack's config);
+#   3. dev with zentoria:redis.retainDataOnDestroy: false must fail on data-volume-retained (a
+#      violation a stack config can produce: the program accepts it, the pack does not), and pass
+#      with a policy config that disables that rule (the documented, reviewable exception);
+#   4. tests/policy/fixtures/violating, a program that breaks every mandatory rule the config
+#      cannot reach, must fail on each of them.
+# Nothing is deployed: previews only, in copies of the program under a temporary directory.
+#
+# Needs `npm ci` and `npm ci --prefix policy`, Docker (the docker provider's preview), and the
+# Pulumi toolchain: `pulumi` on PATH (eval "$(bash .ci/toolchain.sh)"), or else the env.sh that
+# .ci/toolchain.sh leaves in ${ZENTORIA_CACHE:-$HOME/.cache/zentoria}/toolchain.
+# Prints one line per case and "preview-check: N passed, M failed"; exits 1 if any case failed.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+PACK="$ROOT/policy"
+
+die() {
+  echo "preview-check: $*" >&2
+  exit 2
+}
+
+if ! command -v pulumi >/dev/null; then
+  ENV_SH="${ZENTORIA_CACHE:-$HOME/.cache/zentoria}/toolchain/env.sh"
+  [[ -f "$ENV_SH" ]] || die "pulumi is not on PATH and $ENV_SH does not exist: run eval \"\$(bash .ci/toolchain.sh)\" first"
+  # shellcheck source=/dev/null
+  source "$ENV_SH"
+fi
+command -v pulumi >/dev/null || die "pulumi is not on PATH"
+[[ -d "$ROOT/node_modules/@pulumi/pulumi" ]] || die "run npm ci in $ROOT first"
+[[ -d "$PACK/node_modules/@pulumi/policy" ]] || die "run npm ci --prefix policy first"
+
+WORK="$(mktemp -d "${TMPDIR:-/tmp}/zentoria-preview-check.XXXXXX")"
+trap 'rm -rf "$WORK"' EXIT
+mkdir -p "$WORK/state"
+export PULUMI_BACKEND_URL="file://$WORK/state"
+export PULUMI_CONFIG_PASSPHRASE="preview-check"
+export PULUMI_SKIP_UPDATE_CHECK=true
+# The CLI starts the pack through policy/bin/pulumi-analyzer-policy-zentoria-nodejs (PulumiPolicy.yaml).
+export PATH="$PACK/bin:$PATH"
+
+# A copy of a program directory, sharing the repository's node_modules.
+copy_program() {
+  local from="$1" to="$2"
+  mkdir -p "$to"
+  tar -C "$from" --exclude=./node_modules --exclude=./.git --exclude=./policy --exclude=./.ci --exclude=./tests \
+    --exclude=./tmp-scratch --exclude=./.pulumi-state -cf - . | tar -C "$to" -xf -
+  ln -s "$ROOT/node_modules" "$to/node_modules"
+}
+
+# Pulumi.<from>.yaml of a program copy as Pulumi.<to>.yaml, with config keys set: KEY=JSON...
+derive_stack() {
+  local dir="$1" from="$2" to="$3"
+  shift 3
+  ROOT="$ROOT" node - "$dir/Pulumi.$from.yaml" "$dir/Pulumi.$to.yaml" "$@" <<'EOF'
+const fs = require("fs");
+const YAML = require(require.resolve("yaml", { paths: [process.env.ROOT] }));
+const [source, target, ...settings] = process.argv.slice(2);
+const document = YAML.parse(fs.readFileSync(source, "utf8")) ?? {};
+document.config = document.config ?? {};
+for (const setting of settings) {
+  const [key, ...rest] = setting.split("=");
+  const path = key.split(".");
+  let node = document.config;
+  for (const part of path.slice(0, -1)) node = node[part] = node[part] ?? {};
+  node[path[path.length - 1]] = JSON.parse(rest.join("="));
+}
+fs.writeFileSync(target, YAML.stringify(document));
+EOF
+}
+
+PASSED=0
+FAILED=0
+
+# check NAME DIR STACK pass|fail [POLICY...]: previews DIR's STACK with the pack (and the policy
+# config policy/config/<NAME>.json or $WORK/<NAME>.json when there is one, as the workflow does);
+# "fail" expects a failed preview listing each POLICY as a mandatory violation.
+check() {
+  local name="$1" dir="$2" stack="$3" expect="$4"
+  shift 4
+  local log="$WORK/$name.log" rc=0 problems=() config=()
+  local file
+  for file in "$PACK/config/$name.json" "$WORK/$name.json"; do
+    [[ -f "$file" ]] && config=(--policy-pack-config "$file")
+  done
+  (cd "$dir" && pulumi stack select --create "$stack" --non-interactive >/dev/null 2>&1)
+  (cd "$dir" && pulumi preview --stack "$stack" --policy-pack "$PACK" "${config[@]}" --non-interactive --color never) >"$log" 2>&1 || rc=$?
+  if [[ "$expect" == pass ]]; then
+    [[ "$rc" == 0 ]] || problems+=("preview exited $rc, expected 0")
+    grep -q "✅ zentoria-data-tier" "$log" || problems+=("the policy pack's summary line (✅ zentoria-data-tier) is missing")
+  else
+    [[ "$rc" != 0 ]] || problems+=("preview passed, expected it to fail")
+    local policy
+    for policy in "$@"; do
+      grep -qE "\[mandatory\] +$policy " "$log" || problems+=("no mandatory violation of $policy")
+    done
+  fi
+  if [[ ${#problems[@]} == 0 ]]; then
+    PASSED=$((PASSED + 1))
+    echo "ok      $name ($expect, preview exit $rc)"
+    grep -E '^ +- \[(mandatory|advisory)\]' "$log" | sed -E 's/^ +- /          /' || true
+  else
+    FAILED=$((FAILED + 1))
+    echo "FAILED  $name: ${problems[*]}"
+    echo "--- $log ---"
+    sed -n '/^Policies:/,$p' "$log" | head -80
+    tail -n 20 "$log"
+  fi
+}
+
+PROGRAM="$WORK/program"
+copy_program "$ROOT" "$PROGRAM"
+derive_stack "$PROGRAM" dev dev-public "zentoria:bindAddress=\"0.0.0.0\"" "zentoria:allowPublicBind=true"
+derive_stack "$PROGRAM" dev dev-volatile "zentoria:redis.retainDataOnDestroy=false"
+FIXTURE="$WORK/fixture"
+copy_program "$ROOT/tests/policy/fixtures/violating" "$FIXTURE"
+
+echo "preview-check: $(pulumi version), work directory $WORK"
+check dev "$PROGRAM" dev pass
+check prod "$PROGRAM" prod pass
+check dev-public "$PROGRAM" dev-public pass
+check dev-volatile "$PROGRAM" dev-volatile fail data-volume-retained
+# The documented exception: a reviewed policy config that disables the rule for one stack.
+echo '{ "data-volume-retained": "disabled" }' >"$WORK/dev-volatile-waived.json"
+check dev-volatile-waived "$PROGRAM" dev-volatile pass
+check fixture "$FIXTURE" fixture fail no-public-port no-credential-in-env no-generated-secret-in-env no-plaintext-credential-output \
+  data-volume-retained image-pinned role-connection-limit
+
+echo "preview-check: $PASSED passed, $FAILED failed"
+[[ "$FAILED" == 0 ]]

@@ -21,11 +21,13 @@ export class PostgresSchema extends pulumi.ComponentResource {
     readonly roles: Readonly<Record<string, postgresql.Role>>;
     readonly databases: Readonly<Record<string, postgresql.Database>>;
     private readonly namePrefix: string;
+    private readonly retainObjects: boolean;
 
     constructor(name: string, args: PostgresSchemaArgs, opts?: pulumi.ComponentResourceOptions) {
         super("zentoria:index:PostgresSchema", name, {}, opts);
         const { plan } = args;
         this.namePrefix = name;
+        this.retainObjects = plan.postgres.retainDataOnDestroy;
 
         this.provider = new postgresql.Provider(
             `${name}-provider`,
@@ -56,12 +58,6 @@ export class PostgresSchema extends pulumi.ComponentResource {
                 { name: database.name, owner: roles[database.owner].name, encoding: "UTF8", template: "template0" },
                 this.childOptions(),
             );
-            // Only the roles granted below may connect, not every role (PUBLIC).
-            new postgresql.Grant(
-                `${name}-db-${database.name}-revoke-public`,
-                { database: databases[database.name].name, role: "public", objectType: "database", privileges: [] },
-                this.childOptions({ deleteBeforeReplace: true }),
-            );
             if (database.vectorExtension) {
                 new postgresql.Extension(`${name}-db-${database.name}-vector`, { name: "vector", database: databases[database.name].name }, this.childOptions());
             }
@@ -75,7 +71,9 @@ export class PostgresSchema extends pulumi.ComponentResource {
     }
 
     private childOptions(extra: pulumi.CustomResourceOptions = {}): pulumi.CustomResourceOptions {
-        return { parent: this, provider: this.provider, ...extra };
+        // With the data kept on destroy, the databases, roles and grants must stay too: the
+        // provider would otherwise DROP DATABASE before the volume is left behind.
+        return { parent: this, provider: this.provider, retainOnDelete: this.retainObjects, ...extra };
     }
 
     private role(role: RolePlan, login: ScramLogin, plan: StackPlan): postgresql.Role {
@@ -113,11 +111,11 @@ export class PostgresSchema extends pulumi.ComponentResource {
             throw new Error(`database ${grant.database} has no owner in the plan`);
         }
         const owner = this.roles[ownerName].name;
+        // USAGE on schema public needs no grant: PostgreSQL 15 still gives it to PUBLIC.
         const tables = [...tablePrivileges(grant.access)];
         const sequences = [...sequencePrivileges(grant.access)];
-        new postgresql.Grant(`${prefix}-schema`, { database, role, schema: "public", objectType: "schema", privileges: ["USAGE"] }, options);
-        new postgresql.Grant(`${prefix}-tables`, { database, role, schema: "public", objectType: "table", objects: [], privileges: tables }, options);
-        new postgresql.Grant(`${prefix}-sequences`, { database, role, schema: "public", objectType: "sequence", objects: [], privileges: sequences }, options);
+        new postgresql.Grant(`${prefix}-tables`, { database, role, schema: "public", objectType: "table", privileges: tables }, options);
+        new postgresql.Grant(`${prefix}-sequences`, { database, role, schema: "public", objectType: "sequence", privileges: sequences }, options);
         // Tables the owner creates later (migrations) are covered too.
         new postgresql.DefaultPrivileges(`${prefix}-default-tables`, { database, role, owner, schema: "public", objectType: "table", privileges: tables }, options);
         new postgresql.DefaultPrivileges(

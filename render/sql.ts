@@ -34,7 +34,6 @@ export function roleAndDatabaseStatements(plan: StackPlan, verifiers: Readonly<R
     for (const database of plan.databases) {
         statements.push(
             `CREATE DATABASE ${sqlIdentifier(database.name)} OWNER ${sqlIdentifier(database.owner)} ENCODING 'UTF8' TEMPLATE template0`,
-            `REVOKE ALL ON DATABASE ${sqlIdentifier(database.name)} FROM PUBLIC`,
         );
     }
     for (const grant of plan.grants.filter((candidate) => candidate.access !== "owner")) {
@@ -62,7 +61,6 @@ export function databaseStatements(plan: StackPlan, databaseName: string): strin
         const tables = tablePrivileges(grant.access).join(", ");
         const sequences = sequencePrivileges(grant.access).join(", ");
         statements.push(
-            `GRANT USAGE ON SCHEMA public TO ${role}`,
             `GRANT ${tables} ON ALL TABLES IN SCHEMA public TO ${role}`,
             `GRANT ${sequences} ON ALL SEQUENCES IN SCHEMA public TO ${role}`,
             `ALTER DEFAULT PRIVILEGES FOR ROLE ${owner} IN SCHEMA public GRANT ${tables} ON TABLES TO ${role}`,

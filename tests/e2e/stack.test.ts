@@ -1,6 +1,7 @@
 // `pulumi up` for real on a Docker engine: a fresh stack from create to destroy, with the
 // exported connection strings used the way the services use them.
 import * as fs from "fs";
+import * as net from "net";
 import * as os from "os";
 import * as path from "path";
 import { randomBytes } from "crypto";
@@ -148,33 +149,49 @@ test("each service logs in through PgBouncer with the exported strings and runs 
 });
 
 test("role CONNECTION LIMITs hold on the deployed server", async () => {
-    const direct = strings.postgres.n8n.n8n.direct;
-    const limit = (await query(strings.postgres.monitoring.postgres.direct, "select rolconnlimit from pg_roles where rolname = 'n8n_app'"))[0].rolconnlimit;
-    expect(limit).toBe(35);
+    // readonly has no pools, so nothing but this test holds its connections.
+    const env = ((await stack.outputs()).env.value as Record<string, string>).operators;
+    const inNetwork = new URL(/^READONLY_ZENTORIA_MAIN_URL=(.*)$/m.exec(env)![1]);
+    const direct = new URL(strings.postgres.backend.zentoria_main.direct);
+    inNetwork.host = direct.host;
+    const url = inNetwork.toString().replace(/sslmode=prefer/, "sslmode=disable");
+    const limit = (await query(url, "select rolconnlimit from pg_roles where rolname = current_user"))[0].rolconnlimit;
+    expect(limit).toBe(10);
     const clients: Client[] = [];
     try {
         for (let i = 0; i < limit; i++) {
-            const client = new Client({ connectionString: direct.replace(/sslmode=prefer/, "sslmode=disable") });
+            const client = new Client({ connectionString: url });
             await client.connect();
             clients.push(client);
         }
-        await expect(query(direct, "select 1")).rejects.toThrow(/too many connections for role "n8n_app"/);
+        await expect(query(url, "select 1")).rejects.toThrow(/too many connections for role "readonly"/);
     } finally {
         await Promise.all(clients.map((client) => client.end()));
     }
 });
 
+function rawRedisReply(port: number, command: string): Promise<string> {
+    return new Promise((resolve, reject) => {
+        const socket = net.connect(port, "127.0.0.1", () => socket.write(`${command}\r\n`));
+        socket.once("data", (data) => {
+            resolve(data.toString());
+            socket.destroy();
+        });
+        socket.once("error", reject);
+    });
+}
+
 test("Redis: authentication required, each service's URL works on its database", async () => {
-    const anonymous = new Redis({ host: "127.0.0.1", port: Number(new URL(strings.redis.cache).port), lazyConnect: true, maxRetriesPerRequest: 0 });
-    await anonymous.connect();
-    await expect(anonymous.get("x")).rejects.toThrow(/NOAUTH/);
-    anonymous.disconnect();
+    expect(await rawRedisReply(Number(new URL(strings.redis.cache).port), "PING")).toMatch(/^-NOAUTH/);
     for (const [client, url] of Object.entries(strings.redis)) {
         const redis = new Redis(url, { maxRetriesPerRequest: 1 });
-        await redis.set(`e2e:${client}`, client);
-        expect(await redis.get(`e2e:${client}`)).toBe(client);
-        expect(Number((await redis.client("INFO")).toString().match(/ db=(\d+) /)?.[1])).toBe(Number(new URL(url).pathname.slice(1)));
-        redis.disconnect();
+        try {
+            await redis.set(`e2e:${client}`, client);
+            expect(await redis.get(`e2e:${client}`)).toBe(client);
+            expect(Number((await redis.client("INFO")).toString().match(/ db=(\d+) /)?.[1])).toBe(Number(new URL(url).pathname.slice(1)));
+        } finally {
+            redis.disconnect();
+        }
     }
 });
 
@@ -224,7 +241,10 @@ test("the state file holds no plaintext credential", async () => {
     }
 });
 
+let savedState: Awaited<ReturnType<Stack["exportStack"]>>;
+
 test("pulumi destroy removes the containers and keeps the data volumes", async () => {
+    savedState = await stack.exportStack();
     const result = await timed("destroy", () => stack.destroy({ configFile }));
     expect(result.summary.result).toBe("succeeded");
     for (const name of containers) {
@@ -235,7 +255,14 @@ test("pulumi destroy removes the containers and keeps the data volumes", async (
     }
 });
 
-test("a new pulumi up finds the data again", async () => {
+test("the state saved before destroy brings the stack back onto its data (README: Recovering after destroy)", async () => {
+    await stack.importStack(savedState);
+    // The containers and the network are gone; the roles and databases are on the kept volume.
+    const gone = (savedState.deployment.resources as Array<{ urn: string; type: string }>)
+        .filter((resource) => resource.type === "docker:index/container:Container" || resource.type === "docker:index/network:Network")
+        .map((resource) => resource.urn);
+    expect(gone.length).toBe(4);
+    await stack.refresh({ configFile, target: gone });
     await stack.up({ configFile });
     strings = await hostStrings();
     const rows = await query(strings.postgres.backend.zentoria_main.pooled, "select note from e2e_rows");

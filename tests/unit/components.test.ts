@@ -190,20 +190,22 @@ describe("default stack", () => {
         }
     });
 
-    test("databases with owners, CONNECT revoked from PUBLIC, pgvector in zentoria_vectors", () => {
+    test("databases with owners, pgvector in zentoria_vectors", () => {
         const databases = ofType("postgresql:index/database:Database").map((resource) => plain(resource.inputs));
         expect(databases.map((db) => [db.name, db.owner]).sort()).toEqual([
             ["n8n", "n8n_app"],
             ["zentoria_main", "zentoria_app"],
             ["zentoria_vectors", "zentoria_app"],
         ]);
-        const revokes = ofType("postgresql:index/grant:Grant").filter((grant) => grant.inputs.role === "public").map((grant) => plain(grant.inputs));
-        expect(revokes.map((grant) => [grant.database, grant.privileges])).toEqual([
-            ["n8n", []],
-            ["zentoria_main", []],
-            ["zentoria_vectors", []],
-        ]);
         expect(ofType("postgresql:index/extension:Extension").map((resource) => plain(resource.inputs))).toEqual([{ name: "vector", database: "zentoria_vectors" }]);
+    });
+
+    test("databases, roles and grants stay in PostgreSQL when the stack is destroyed with its data kept", () => {
+        const objects = recorded.filter((resource) => resource.type.startsWith("postgresql:index/"));
+        expect(objects.length).toBeGreaterThan(20);
+        for (const resource of objects) {
+            expect([resource.name, optionsOf(built, resource.type, resource.name).retainOnDelete]).toEqual([resource.name, true]);
+        }
     });
 
     test("grants: readonly reads every application database, n8n writes zentoria_main, the monitor only connects", () => {
@@ -214,21 +216,17 @@ describe("default stack", () => {
             .sort();
         expect(grants).toEqual([
             "n8n/readonly/database:CONNECT",
-            "n8n/readonly/schema:USAGE",
             "n8n/readonly/sequence:SELECT",
             "n8n/readonly/table:SELECT",
             "n8n/zentoria_monitor/database:CONNECT",
             "zentoria_main/n8n_app/database:CONNECT",
-            "zentoria_main/n8n_app/schema:USAGE",
             "zentoria_main/n8n_app/sequence:USAGE,SELECT,UPDATE",
             "zentoria_main/n8n_app/table:SELECT,INSERT,UPDATE,DELETE",
             "zentoria_main/readonly/database:CONNECT",
-            "zentoria_main/readonly/schema:USAGE",
             "zentoria_main/readonly/sequence:SELECT",
             "zentoria_main/readonly/table:SELECT",
             "zentoria_main/zentoria_monitor/database:CONNECT",
             "zentoria_vectors/readonly/database:CONNECT",
-            "zentoria_vectors/readonly/schema:USAGE",
             "zentoria_vectors/readonly/sequence:SELECT",
             "zentoria_vectors/readonly/table:SELECT",
             "zentoria_vectors/zentoria_monitor/database:CONNECT",
@@ -269,6 +267,7 @@ describe("config switches", () => {
     test("retainDataOnDestroy false: volumes are deleted with the stack", async () => {
         const built = await buildTier({ postgres: { retainDataOnDestroy: false } });
         expect(optionsOf(built, VOLUME, "zentoria-postgres-data").retainOnDelete).toBe(false);
+        expect(optionsOf(built, "postgresql:index/database:Database", "zentoria-schema-db-zentoria_main").retainOnDelete).toBe(false);
         expect(optionsOf(built, VOLUME, "zentoria-redis-data").retainOnDelete).toBe(true);
     });
 

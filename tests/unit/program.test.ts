@@ -43,7 +43,7 @@ describe("dev stack", () => {
             "postgresql:index/role:Role": 4,
             "postgresql:index/database:Database": 3,
             "postgresql:index/extension:Extension": 1,
-            "postgresql:index/grant:Grant": 22,
+            "postgresql:index/grant:Grant": 15,
             "postgresql:index/defaultPrivileges:DefaultPrivileges": 8,
         });
         // Every resource of the provider goes through the explicit provider, never a default one.

@@ -95,6 +95,7 @@ export interface PgbouncerPlan {
     minPoolSize: number;
     reservePoolSize: number;
     reservePoolTimeoutSeconds: number;
+    serverLoginRetrySeconds: number;
     maxDbConnections: number;
     maxPreparedStatements?: number;
     ignoreStartupParameters: readonly string[];
@@ -329,6 +330,7 @@ function pgbouncerPlan(config: StackConfig, roles: readonly RolePlan[]): Pgbounc
         minPoolSize: pgbouncer.minPoolSize,
         reservePoolSize: pgbouncer.reservePoolSize,
         reservePoolTimeoutSeconds: pgbouncer.reservePoolTimeoutSeconds,
+        serverLoginRetrySeconds: pgbouncer.serverLoginRetrySeconds,
         maxDbConnections: pgbouncer.maxDbConnections,
         maxPreparedStatements: pgbouncer.maxPreparedStatements,
         ignoreStartupParameters: [...pgbouncer.ignoreStartupParameters].sort(),

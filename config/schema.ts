@@ -76,6 +76,7 @@ export const pgbouncerSchema = z
         minPoolSize: nonNegativeInt,
         reservePoolSize: nonNegativeInt,
         reservePoolTimeoutSeconds: positiveInt,
+        serverLoginRetrySeconds: positiveInt,
         maxDbConnections: positiveInt,
         // Unset: PgBouncer's own default (0 before 1.24, 200 from 1.24).
         maxPreparedStatements: nonNegativeInt.optional(),

@@ -47,6 +47,7 @@ function settings(plan: StackPlan, layout: ServerLayout): Array<[string, string 
         ["reserve_pool_timeout", pgbouncer.reservePoolTimeoutSeconds],
         ["server_connect_timeout", plan.timeouts.connectSeconds],
         ["server_idle_timeout", plan.timeouts.idleSeconds],
+        ["server_login_retry", pgbouncer.serverLoginRetrySeconds],
         ["stats_users", pgbouncer.statsUsers.join(",")],
         ["unix_socket_dir", ""],
     ];

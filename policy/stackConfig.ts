@@ -7,6 +7,10 @@
 // stack. So `zentoria:allowPublicBind: true` in Pulumi.<stack>.yaml (or `pulumi config set`)
 // is what the policies see, with no second copy to keep in step.
 
+import { DEFAULT_CONFIG } from "../config/defaults";
+import { rawConfigFromPulumi } from "../config/source";
+import { mergeOverDefaults } from "../config/validate";
+
 /** The services whose data lives on a named volume, as in the volumes' `zentoria.service` label. */
 export const DATA_SERVICES = ["postgres", "redis", "qdrant"] as const;
 export type DataService = (typeof DATA_SERVICES)[number];
@@ -22,38 +26,28 @@ export interface StackSettings {
     credentials: ReadonlyMap<string, string>;
 }
 
-/** The defaults of config/defaults.ts for the keys above (tests/policy checks they agree). */
+/** The program's own defaults for the keys above. */
 export const DEFAULT_SETTINGS: StackSettings = {
-    allowPublicBind: false,
-    retainData: { postgres: true, redis: true, qdrant: true },
+    allowPublicBind: DEFAULT_CONFIG.allowPublicBind,
+    retainData: {
+        postgres: DEFAULT_CONFIG.postgres.retainDataOnDestroy,
+        redis: DEFAULT_CONFIG.redis.retainDataOnDestroy,
+        qdrant: DEFAULT_CONFIG.qdrant.retainDataOnDestroy,
+    },
     credentials: new Map(),
 };
 
 const NAMESPACE = "zentoria";
 
-/** Structured config values arrive as JSON text; plain strings stay strings. */
-function parseValue(text: unknown): unknown {
-    if (typeof text !== "string") {
-        return text;
-    }
-    try {
-        return JSON.parse(text);
-    } catch {
-        return text;
-    }
-}
-
-/** The `zentoria:*` keys (also in the old `zentoria:config:key` form) with parsed values. */
+/**
+ * The `zentoria:*` config with the program's defaults merged in, read by the program's own
+ * reader (config/source.ts). Older CLIs name keys `zentoria:config:<key>`.
+ */
 export function zentoriaConfig(configJson: string | undefined): Record<string, unknown> {
-    const all = configJson ? (JSON.parse(configJson) as Record<string, unknown>) : {};
-    const result: Record<string, unknown> = {};
-    for (const [fullKey, text] of Object.entries(all)) {
-        const match = new RegExp(`^${NAMESPACE}:(?:config:)?(.+)$`).exec(fullKey);
-        if (match) {
-            result[match[1]] = parseValue(text);
-        }
-    }
-    return result;
+    const all = configJson ? (JSON.parse(configJson) as Record<string, string>) : {};
+    const normalized = Object.fromEntries(Object.entries(all).map(([key, value]) => [key.replace(`${NAMESPACE}:config:`, `${NAMESPACE}:`), value]));
+    const raw = rawConfigFromPulumi(normalized, () => false, "policy");
+    return mergeOverDefaults(DEFAULT_CONFIG, raw.values) as Record<string, unknown>;
 }
 
 function asBoolean(value: unknown, key: string, fallback: boolean): boolean {

@@ -1,22 +1,13 @@
 // How the pack reads the stack's config from what the CLI hands it (PULUMI_CONFIG, PULUMI_STACK).
-import { DEFAULT_CONFIG } from "../../config/defaults";
 import { DEFAULT_SETTINGS, stackSettings } from "../../policy/stackConfig";
 
 const env = (config: Record<string, string>, stack = "dev") => ({ PULUMI_CONFIG: JSON.stringify(config), PULUMI_STACK: stack });
 
 describe("stackSettings", () => {
-    test("the defaults are the program's (config/defaults.ts)", () => {
-        expect(DEFAULT_SETTINGS.allowPublicBind).toBe(DEFAULT_CONFIG.allowPublicBind);
-        expect(DEFAULT_SETTINGS.retainData).toEqual({
-            postgres: DEFAULT_CONFIG.postgres.retainDataOnDestroy,
-            redis: DEFAULT_CONFIG.redis.retainDataOnDestroy,
-            qdrant: DEFAULT_CONFIG.qdrant.retainDataOnDestroy,
-        });
-    });
-
     test("a stack without those keys gets the defaults", () => {
         const settings = stackSettings(env({ "zentoria:prefix": "zentoria", "zentoria:bindAddress": "127.0.0.1" }));
         expect(settings).toEqual({ ...DEFAULT_SETTINGS, stack: "dev" });
+        expect(DEFAULT_SETTINGS).toMatchObject({ allowPublicBind: false, retainData: { postgres: true, redis: true, qdrant: true } });
     });
 
     test("reads booleans as the CLI passes them (text), objects as JSON text, and the old namespace:config:key form", () => {

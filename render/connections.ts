@@ -218,59 +218,26 @@ export function serviceEnv(plan: StackPlan, credentials: Credentials, endpoints:
     ];
 }
 
+/** An operator's libpq URL (psql, exporters): libpq falls back to plain text with prefer. */
+function consoleUrl(user: string, password: string, endpoint: HostPort, database: string): string {
+    return postgresUrl({ scheme: "postgresql", user, password, endpoint, database, params: [["sslmode", "prefer"]] });
+}
+
 /** Operators' variables: admin consoles and superuser access for sections 5 and 6.3. */
 export function operatorEnv(plan: StackPlan, credentials: Credentials, endpoints: Endpoints): Array<[string, string | number]> {
     const superuser = plan.postgres.superuser;
     const env: Array<[string, string | number]> = [
-        [
-            "POSTGRES_SUPERUSER_URL",
-            postgresUrl({
-                scheme: "postgresql",
-                user: superuser,
-                password: requireCredential(credentials.postgres, superuser, "PostgreSQL"),
-                endpoint: endpoints.postgres,
-                database: "postgres",
-                params: [["sslmode", "prefer"]],
-            }),
-        ],
-        [
-            "PGBOUNCER_ADMIN_URL",
-            postgresUrl({
-                scheme: "postgresql",
-                user: plan.pgbouncer.adminUser,
-                password: credentials.pgbouncerAdmin,
-                endpoint: endpoints.pgbouncer,
-                database: "pgbouncer",
-                params: [["sslmode", "prefer"]],
-            }),
-        ],
+        ["POSTGRES_SUPERUSER_URL", consoleUrl(superuser, requireCredential(credentials.postgres, superuser, "PostgreSQL"), endpoints.postgres, "postgres")],
+        ["PGBOUNCER_ADMIN_URL", consoleUrl(plan.pgbouncer.adminUser, credentials.pgbouncerAdmin, endpoints.pgbouncer, "pgbouncer")],
     ];
     for (const statsUser of plan.pgbouncer.statsUsers) {
-        env.push([
-            `PGBOUNCER_STATS_URL_${statsUser.toUpperCase()}`,
-            postgresUrl({
-                scheme: "postgresql",
-                user: statsUser,
-                password: requireCredential(credentials.postgres, statsUser, "PostgreSQL"),
-                endpoint: endpoints.pgbouncer,
-                database: "pgbouncer",
-                params: [["sslmode", "prefer"]],
-            }),
-        ]);
+        const password = requireCredential(credentials.postgres, statsUser, "PostgreSQL");
+        env.push([`PGBOUNCER_STATS_URL_${statsUser.toUpperCase()}`, consoleUrl(statsUser, password, endpoints.pgbouncer, "pgbouncer")]);
     }
     for (const role of plan.roles.filter((candidate) => candidate.access === "readonly")) {
+        const password = requireCredential(credentials.postgres, role.name, "PostgreSQL");
         for (const database of plan.databases) {
-            env.push([
-                `${role.name.toUpperCase()}_${database.name.toUpperCase()}_URL`,
-                postgresUrl({
-                    scheme: "postgresql",
-                    user: role.name,
-                    password: requireCredential(credentials.postgres, role.name, "PostgreSQL"),
-                    endpoint: endpoints.postgres,
-                    database: database.name,
-                    params: [["sslmode", "prefer"]],
-                }),
-            ]);
+            env.push([`${role.name.toUpperCase()}_${database.name.toUpperCase()}_URL`, consoleUrl(role.name, password, endpoints.postgres, database.name)]);
         }
     }
     for (const user of plan.redis.users.filter((candidate) => candidate.kind === "admin" || candidate.kind === "monitor")) {

@@ -42,6 +42,11 @@ async function timed<T>(name: string, action: () => Promise<T>): Promise<T> {
     }
 }
 
+/** SQLAlchemy's asyncpg URL with libpq's scheme: same login, usable by node-postgres. */
+function asLibpq(url: string): string {
+    return url.replace(/^postgresql\+asyncpg:/, "postgresql:");
+}
+
 async function query(url: string, sql: string, params: unknown[] = []): Promise<any[]> {
     // The servers run without TLS; node-postgres treats sslmode=prefer as require.
     const client = new Client({ connectionString: url.replace(/sslmode=prefer/, "sslmode=disable") });
@@ -136,10 +141,10 @@ test("pulumi up on a fresh stack: every container healthy", async () => {
 test("each service logs in through PgBouncer with the exported strings and runs a query", async () => {
     for (const [service, databases] of Object.entries(strings.postgres)) {
         for (const [database, urls] of Object.entries(databases)) {
-            const pooled = new URL(urls.pooled.replace(/^postgresql\+asyncpg:/, "postgresql:"));
+            const pooled = new URL(asLibpq(urls.pooled));
             const rows = await query(pooled.toString(), "select current_user as role, current_database() as database");
             expect([service, rows[0].role, rows[0].database]).toEqual([service, decodeURIComponent(pooled.username), database]);
-            const direct = await query(urls.direct.replace(/^postgresql\+asyncpg:/, "postgresql:"), "select 1 as one");
+            const direct = await query(asLibpq(urls.direct), "select 1 as one");
             expect(direct[0].one).toBe(1);
         }
     }
@@ -229,7 +234,7 @@ test("the state file holds no plaintext credential", async () => {
     const passwords = new Set<string>();
     for (const databases of Object.values(strings.postgres)) {
         for (const urls of Object.values(databases)) {
-            passwords.add(decodeURIComponent(new URL(urls.pooled.replace(/^postgresql\+asyncpg:/, "postgresql:")).password));
+            passwords.add(decodeURIComponent(new URL(asLibpq(urls.pooled)).password));
         }
     }
     for (const url of [...Object.values(strings.redis), strings.pgbouncerAdmin]) {

@@ -4,6 +4,18 @@ import { Client, ClientConfig } from "pg";
 import { BINARIES, requireBinary } from "./binaries";
 import { run } from "./processes";
 
+/** Host, port, user, password and database of a URL, for node-postgres without TLS. */
+function loginParts(url: URL): ClientConfig {
+    return {
+        host: url.hostname,
+        port: Number(url.port),
+        user: decodeURIComponent(url.username),
+        password: decodeURIComponent(url.password),
+        database: decodeURIComponent(url.pathname.slice(1)),
+        ssl: false,
+    };
+}
+
 /**
  * node-postgres settings equivalent to what libpq does with one of the program's URLs.
  * node-postgres reads `sslmode=prefer` as "require TLS and verify it" (pg-connection-string 2),
@@ -16,14 +28,7 @@ export function pgConfigFromLibpqUrl(text: string): ClientConfig {
     if (url.protocol !== "postgresql:") {
         throw new Error(`not a libpq URL: ${url.protocol}`);
     }
-    const config: ClientConfig = {
-        host: url.hostname,
-        port: Number(url.port),
-        user: decodeURIComponent(url.username),
-        password: decodeURIComponent(url.password),
-        database: decodeURIComponent(url.pathname.slice(1)),
-        ssl: false,
-    };
+    const config = loginParts(url);
     for (const [key, value] of url.searchParams) {
         switch (key) {
             case "sslmode":
@@ -55,17 +60,7 @@ export function parseAsyncpgUrl(text: string): AsyncpgUrl {
     if (url.protocol !== "postgresql+asyncpg:") {
         throw new Error(`not an asyncpg URL: ${url.protocol}`);
     }
-    return {
-        config: {
-            host: url.hostname,
-            port: Number(url.port),
-            user: decodeURIComponent(url.username),
-            password: decodeURIComponent(url.password),
-            database: decodeURIComponent(url.pathname.slice(1)),
-            ssl: false,
-        },
-        params: Object.fromEntries(url.searchParams),
-    };
+    return { config: loginParts(url), params: Object.fromEntries(url.searchParams) };
 }
 
 export interface ObservedClient {

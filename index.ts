@@ -10,7 +10,9 @@ for (const warning of warnings) {
     pulumi.log.warn(formatProblem(warning));
 }
 
-const tier = new DataTier("zentoria", { plan, budget });
+// The live-change resources drive the same engine as the docker provider.
+const dockerHost = new pulumi.Config("docker").get("host");
+const tier = new DataTier("zentoria", { plan, budget, dockerHost });
 
 export const connectionStrings = tier.connectionStrings;
 export const hostConnectionStrings = tier.hostConnectionStrings;

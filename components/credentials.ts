@@ -18,6 +18,11 @@ export interface RedisLogin {
     hash: pulumi.Output<string>;
 }
 
+/** Keepers only once a rotation was asked for, so that existing stacks keep their passwords. */
+function rotationKeepers(rotation: number): { keepers?: Record<string, string> } {
+    return rotation > 0 ? { keepers: { rotation: String(rotation) } } : {};
+}
+
 export class StackCredentials extends pulumi.ComponentResource {
     readonly postgres: Readonly<Record<string, ScramLogin>>;
     readonly pgbouncerAdmin: ScramLogin;
@@ -32,7 +37,7 @@ export class StackCredentials extends pulumi.ComponentResource {
 
         const postgres: Record<string, ScramLogin> = {};
         for (const role of plan.roles) {
-            postgres[role.name] = this.scramLogin(`pg-${role.name}`, provided.postgres?.[role.name]);
+            postgres[role.name] = this.scramLogin(`pg-${role.name}`, provided.postgres?.[role.name], role.rotation);
         }
         this.postgres = postgres;
         this.pgbouncerAdmin = this.scramLogin(`pgbouncer-${plan.pgbouncer.adminUser}`, provided.pgbouncerAdmin);
@@ -50,18 +55,19 @@ export class StackCredentials extends pulumi.ComponentResource {
         this.registerOutputs({});
     }
 
-    private password(name: string, providedValue: string | undefined): pulumi.Output<string> {
+    /** `rotation` above 0 replaces the generated password (a new one for every new value). */
+    private password(name: string, providedValue: string | undefined, rotation = 0): pulumi.Output<string> {
         if (providedValue !== undefined) {
             return pulumi.secret(providedValue);
         }
         // Letters and digits only: safe in URLs, .env files and every config format unescaped.
-        const generated = new random.RandomPassword(`${name}-password`, { length: 32, special: false }, { parent: this });
+        const generated = new random.RandomPassword(`${name}-password`, { length: 32, special: false, ...rotationKeepers(rotation) }, { parent: this });
         return pulumi.secret(generated.result);
     }
 
-    private scramLogin(name: string, providedValue: string | undefined): ScramLogin {
-        const password = this.password(name, providedValue);
-        const salt = new random.RandomBytes(`${name}-scram-salt`, { length: SCRAM_SALT_BYTES }, { parent: this });
+    private scramLogin(name: string, providedValue: string | undefined, rotation = 0): ScramLogin {
+        const password = this.password(name, providedValue, rotation);
+        const salt = new random.RandomBytes(`${name}-scram-salt`, { length: SCRAM_SALT_BYTES, ...rotationKeepers(rotation) }, { parent: this });
         const verifier = pulumi
             .all([password, salt.base64])
             .apply(([plaintext, saltBase64]) => scramSha256Verifier(plaintext, Buffer.from(saltBase64, "base64")));

@@ -6,8 +6,10 @@ import { ConnectionBudget } from "../config/budget";
 import { StackPlan } from "../config/plan";
 import { budgetTables } from "../render/budgetTables";
 import { connectionStrings, ConnectionStrings, envFiles, hostSideAddress, networkEndpoints, publishedEndpoints } from "../render/connections";
+import { CONTAINER_LAYOUT } from "../render/layout";
+import { NetworkAddresses } from "../render/postgresql";
 import { StackCredentials } from "./credentials";
-import { PgBouncer } from "./pgbouncer";
+import { PgBouncer, pgbouncerConsole } from "./pgbouncer";
 import { Postgres } from "./postgres";
 import { PostgresSchema } from "./postgresSchema";
 import { Qdrant } from "./qdrant";
@@ -16,6 +18,19 @@ import { Redis } from "./redis";
 export interface DataTierArgs {
     plan: StackPlan;
     budget: ConnectionBudget;
+    /** The Docker engine the docker provider uses (its `docker:host` config), for the live-change resources. */
+    dockerHost?: string;
+}
+
+/** The network's subnet and gateway, as Docker assigned them. */
+export function networkAddresses(network: docker.Network): pulumi.Output<NetworkAddresses> {
+    return network.ipamConfigs.apply((configs) => {
+        const ipv4 = (configs ?? []).find((config) => config.subnet && config.gateway && !config.subnet.includes(":"));
+        if (!ipv4?.subnet || !ipv4.gateway) {
+            throw new Error(`Docker reported no IPv4 subnet and gateway for the stack's network: ${JSON.stringify(configs)}`);
+        }
+        return { subnet: ipv4.subnet, gateway: ipv4.gateway };
+    });
 }
 
 export class DataTier extends pulumi.ComponentResource {
@@ -48,12 +63,16 @@ export class DataTier extends pulumi.ComponentResource {
         this.credentials = new StackCredentials(`${name}-credentials`, { plan }, child);
         const postgresLogins = this.credentials.postgres;
 
+        const { dockerHost } = args;
         this.postgres = new Postgres(
             `${name}-postgres`,
             {
                 plan,
                 network: this.network,
+                networkAddresses: networkAddresses(this.network),
                 superuserVerifier: postgresLogins[plan.postgres.superuser].verifier,
+                pgbouncerConsole: pgbouncerConsole(plan, this.credentials.pgbouncerAdmin.password),
+                dockerHost,
             },
             child,
         );
@@ -65,7 +84,15 @@ export class DataTier extends pulumi.ComponentResource {
                 port: plan.postgres.publish.port,
                 superuserPassword: postgresLogins[plan.postgres.superuser].password,
                 logins: postgresLogins,
-                serverReady: this.postgres.container,
+                // After the server is up, and after any restart a config change brings.
+                serverReady: [this.postgres.container, this.postgres.config],
+                socket: {
+                    container: plan.postgres.containerName,
+                    superuser: plan.postgres.superuser,
+                    socketDirectory: CONTAINER_LAYOUT.postgres.socketDirectory,
+                    port: plan.postgres.port,
+                },
+                dockerHost,
             },
             child,
         );
@@ -73,19 +100,14 @@ export class DataTier extends pulumi.ComponentResource {
         this.pgbouncer = new PgBouncer(
             `${name}-pgbouncer`,
             // Roles first: a client that PgBouncer admits must find its role on the server.
-            {
-                plan,
-                network: this.network,
-                adminVerifier: this.credentials.pgbouncerAdmin.verifier,
-                roleVerifiers: Object.fromEntries(Object.entries(postgresLogins).map(([role, login]) => [role, login.verifier])),
-            },
+            { plan, network: this.network, admin: this.credentials.pgbouncerAdmin, logins: postgresLogins, dockerHost },
             { parent: this, dependsOn: Object.values(this.schema.roles) },
         );
-        this.redis = new Redis(`${name}-redis`, { plan, network: this.network, logins: this.credentials.redis }, child);
+        this.redis = new Redis(`${name}-redis`, { plan, network: this.network, logins: this.credentials.redis, dockerHost }, child);
         if (plan.qdrant.enabled) {
             this.qdrant = new Qdrant(
                 `${name}-qdrant`,
-                { plan, network: this.network, apiKey: this.credentials.qdrantApiKey, readOnlyApiKey: this.credentials.qdrantReadOnlyApiKey },
+                { plan, network: this.network, apiKey: this.credentials.qdrantApiKey, readOnlyApiKey: this.credentials.qdrantReadOnlyApiKey, dockerHost },
                 child,
             );
         }

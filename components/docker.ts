@@ -1,7 +1,7 @@
 // Docker building blocks shared by the service components.
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
-import { Publish } from "../config/plan";
+import { ContainersPlan, Publish } from "../config/plan";
 
 export interface HealthcheckTiming {
     interval: string;
@@ -33,16 +33,24 @@ export function localImage(name: string, image: string, parent: pulumi.Resource)
     return new docker.RemoteImage(name, { name: image, keepLocally: true }, { parent });
 }
 
+function volumeLabels(labels: Record<string, string>): docker.types.input.VolumeLabel[] {
+    return Object.entries(labels).map(([label, value]) => ({ label, value }));
+}
+
 /**
  * A named data volume. Retained volumes stay in Docker when the stack is destroyed, and a
  * later `pulumi up` with the same name picks the data up again.
  */
 export function dataVolume(name: string, volumeName: string, retainOnDestroy: boolean, labels: Record<string, string>, parent: pulumi.Resource): docker.Volume {
-    return new docker.Volume(
-        name,
-        { name: volumeName, labels: Object.entries(labels).map(([label, value]) => ({ label, value })) },
-        { parent, retainOnDelete: retainOnDestroy },
-    );
+    return new docker.Volume(name, { name: volumeName, labels: volumeLabels(labels) }, { parent, retainOnDelete: retainOnDestroy });
+}
+
+/**
+ * A server's config volume: the rendered files of record, written by its ServerConfig and
+ * mounted read-only into the server. Nothing on it is data: it goes with the stack.
+ */
+export function configVolume(name: string, volumeName: string, labels: Record<string, string>, parent: pulumi.Resource): docker.Volume {
+    return new docker.Volume(name, { name: volumeName, labels: volumeLabels({ ...labels, "zentoria.volume": "config" }) }, { parent });
 }
 
 export function containerLabels(labels: Record<string, string>): docker.types.input.ContainerLabel[] {
@@ -51,11 +59,42 @@ export function containerLabels(labels: Record<string, string>): docker.types.in
         .map(([label, value]) => ({ label, value }));
 }
 
-export interface FileUpload {
-    path: string;
-    content: pulumi.Input<string>;
+export interface Hardening {
+    /** Capabilities the image's entrypoint needs; everything else is dropped. */
+    capabilities?: string[];
+    /** Paths the server writes outside its volumes, as tmpfs (with mount options). */
+    tmpfs?: Record<string, string>;
+    memory: string;
+    /** Run as this user (name or uid) instead of the image's default. */
+    user?: string;
 }
 
-export function uploads(files: readonly FileUpload[]): docker.types.input.ContainerUpload[] {
-    return files.map((file) => ({ file: file.path, content: file.content, permissions: "0644" }));
+/** Docker sizes ("512m", "2g") in MB, as the provider's `memory` wants them. */
+export function megabytes(size: string): number {
+    const match = /^([1-9][0-9]*)([bkmg]?)$/.exec(size);
+    if (!match) {
+        throw new Error(`not a Docker size: ${JSON.stringify(size)}`);
+    }
+    const bytes = Number(match[1]) * { "": 1, b: 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 }[match[2] as "" | "b" | "k" | "m" | "g"];
+    return Math.max(6, Math.ceil(bytes / 1024 ** 2));
+}
+
+/**
+ * What every server container gets: no new privileges, only the capabilities it needs, a
+ * read-only root filesystem (where the plan keeps it on) with tmpfs for the paths it writes,
+ * a memory limit without extra swap, and rotated logs.
+ */
+export function hardened(containers: ContainersPlan, hardening: Hardening): Partial<docker.ContainerArgs> {
+    const memory = megabytes(hardening.memory);
+    return {
+        securityOpts: ["no-new-privileges:true"],
+        capabilities: { drops: ["ALL"], adds: hardening.capabilities ?? [] },
+        readOnly: containers.readOnlyRootFilesystem,
+        tmpfs: hardening.tmpfs,
+        memory,
+        memorySwap: memory,
+        user: hardening.user,
+        logDriver: "json-file",
+        logOpts: { "max-size": containers.logMaxSize, "max-file": String(containers.logMaxFiles) },
+    };
 }

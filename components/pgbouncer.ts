@@ -1,23 +1,60 @@
 // PgBouncer, the host every service connects to (zentoria-db:6432, section 2.4), in a
 // container of its own: sharing PostgreSQL's network namespace does not survive a restart of
-// either Docker or PostgreSQL (see DEVIATIONS). Config and userlist are rendered from the plan.
+// either Docker or PostgreSQL (see DEVIATIONS). pgbouncer.ini and userlist.txt live on a config
+// volume and every change is applied with RELOAD: clients keep their connections.
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import { StackPlan } from "../config/plan";
 import { CONTAINER_LAYOUT } from "../render/layout";
-import { pgbouncerUserlistEntries, renderPgbouncerIni, renderUserlist } from "../render/pgbouncer";
-import { containerLabels, containerOptions, healthcheck, localImage, publishedPort, uploads } from "./docker";
+import { pgbouncerLiveSettings, pgbouncerUserlistEntries, renderPgbouncerIni, renderUserlist } from "../render/pgbouncer";
+import { ScramLogin } from "./credentials";
+import { PgbouncerConsoleAccess } from "./live/consoles";
+import { RotatedLogin } from "./live/apply";
+import { ServerConfig } from "./live/serverConfig";
+import { configVolume, containerLabels, containerOptions, hardened, healthcheck, localImage, publishedPort } from "./docker";
+
+/** The user and group of the default image (cloudnative-pg/pgbouncer-containers) and the stand-ins. */
+export const PGBOUNCER_OS_USER = "pgbouncer";
+/**
+ * PgBouncer 1.23 and later wait for every client to leave on SIGTERM; SIGINT is its "safe
+ * shutdown" (running transactions finish, then it exits), which is what `docker stop` wants.
+ */
+export const PGBOUNCER_STOP_SIGNAL = "SIGINT";
+export const PGBOUNCER_STOP_SECONDS = 30;
 
 export interface PgBouncerArgs {
     plan: StackPlan;
     network: docker.Network;
-    adminVerifier: pulumi.Output<string>;
-    /** SCRAM verifier per PostgreSQL role (those PgBouncer does not log in as are ignored). */
-    roleVerifiers: Readonly<Record<string, pulumi.Output<string>>>;
+    admin: ScramLogin;
+    /** Every PostgreSQL role's login (those PgBouncer does not log in as are ignored). */
+    logins: Readonly<Record<string, ScramLogin>>;
+    dockerHost?: string;
+}
+
+/** The admin console as the live-change resources reach it (docker exec, inside the container). */
+export function pgbouncerConsole(plan: StackPlan, adminPassword: pulumi.Output<string>): pulumi.Output<PgbouncerConsoleAccess> {
+    return adminPassword.apply((password) => ({
+        container: plan.pgbouncer.containerName,
+        port: plan.pgbouncer.port,
+        adminUser: plan.pgbouncer.adminUser,
+        adminPassword: password,
+    }));
+}
+
+/** Per pooled role: its login and a PgBouncer database it may use, to apply a rotation. */
+function rotationLogins(plan: StackPlan, logins: Readonly<Record<string, ScramLogin>>): pulumi.Output<Record<string, RotatedLogin>> {
+    const entries = plan.pgbouncer.users.map((user) => {
+        const database = plan.pools.find((pool) => pool.role === user.role)?.alias ?? "pgbouncer";
+        const login = logins[user.role];
+        return pulumi.all([login.verifier, login.password]).apply(([verifier, password]): [string, RotatedLogin] => [user.role, { role: user.role, verifier, password, database }]);
+    });
+    return pulumi.all(entries).apply((pairs) => Object.fromEntries(pairs));
 }
 
 export class PgBouncer extends pulumi.ComponentResource {
     readonly container: docker.Container;
+    readonly configVolume: docker.Volume;
+    readonly config: ServerConfig;
     readonly pgbouncerIni: string;
     readonly userlist: pulumi.Output<string>;
 
@@ -27,14 +64,42 @@ export class PgBouncer extends pulumi.ComponentResource {
         const pgbouncer = plan.pgbouncer;
         const layout = CONTAINER_LAYOUT;
         const labels = { "zentoria.stack": plan.prefix, "zentoria.service": "pgbouncer", "zentoria.container": "404" };
+        const owner = `${PGBOUNCER_OS_USER}:${PGBOUNCER_OS_USER}`;
+        const fileName = (path: string) => path.slice(layout.pgbouncer.configDirectory.length + 1);
 
         this.pgbouncerIni = renderPgbouncerIni(plan, layout);
+        const roleVerifiers = pulumi.all(Object.fromEntries(Object.entries(args.logins).map(([role, login]) => [role, login.verifier])));
         this.userlist = pulumi.secret(
-            pulumi
-                .all([args.adminVerifier, pulumi.all(args.roleVerifiers)])
-                .apply(([adminVerifier, roleVerifiers]) => renderUserlist(pgbouncerUserlistEntries(plan, adminVerifier, roleVerifiers))),
+            pulumi.all([args.admin.verifier, roleVerifiers]).apply(([adminVerifier, verifiers]) => renderUserlist(pgbouncerUserlistEntries(plan, adminVerifier, verifiers))),
         );
+        this.configVolume = configVolume(`${name}-config-volume`, pgbouncer.configVolumeName, labels, this);
         const image = localImage(`${name}-image`, pgbouncer.image, this);
+
+        this.config = new ServerConfig(
+            `${name}-config`,
+            {
+                kind: "pgbouncer",
+                dockerHost: args.dockerHost,
+                container: pgbouncer.containerName,
+                volume: this.configVolume.name,
+                image: image.imageId,
+                files: this.userlist.apply((userlist) => [
+                    { name: fileName(layout.pgbouncer.configFile), content: this.pgbouncerIni, mode: "0644", owner },
+                    { name: fileName(layout.pgbouncer.userlistFile), content: userlist, mode: "0600", owner },
+                ]),
+                live: { ...pgbouncerLiveSettings(plan), ...rotationCounters(plan) },
+                restart: {},
+                access: pulumi.all([pgbouncerConsole(plan, args.admin.password), rotationLogins(plan, args.logins)]).apply(([console, logins]) => ({
+                    kind: "pgbouncer" as const,
+                    pgbouncer: {
+                        console,
+                        postgres: { container: plan.postgres.containerName, superuser: plan.postgres.superuser, socketDirectory: layout.postgres.socketDirectory, port: plan.postgres.port },
+                        logins,
+                    },
+                })),
+            },
+            { parent: this },
+        );
 
         this.container = new docker.Container(
             name,
@@ -46,20 +111,28 @@ export class PgBouncer extends pulumi.ComponentResource {
                 ports: [publishedPort(pgbouncer.port, pgbouncer.publish)],
                 entrypoints: ["pgbouncer"],
                 command: [layout.pgbouncer.configFile],
-                uploads: uploads([
-                    { path: layout.pgbouncer.configFile, content: this.pgbouncerIni },
-                    { path: layout.pgbouncer.userlistFile, content: this.userlist },
-                ]),
+                volumes: [{ volumeName: this.configVolume.name, containerPath: layout.pgbouncer.configDirectory, readOnly: true }],
                 // Every client and server connection is a file descriptor (pitfall 8).
                 ulimits: [{ name: "nofile", soft: pgbouncer.fileDescriptorLimit, hard: pgbouncer.fileDescriptorLimit }],
+                ...hardened(plan.containers, { memory: pgbouncer.memory, tmpfs: { "/tmp": "rw,mode=1777" } }),
                 healthcheck: healthcheck(["CMD", "pg_isready", "-h", "127.0.0.1", "-p", String(pgbouncer.port), "-d", "pgbouncer", "-U", pgbouncer.adminUser]),
+                stopSignal: PGBOUNCER_STOP_SIGNAL,
+                stopTimeout: PGBOUNCER_STOP_SECONDS,
+                destroyGraceSeconds: PGBOUNCER_STOP_SECONDS,
                 restart: "unless-stopped",
                 wait: true,
                 waitTimeout: 120,
                 labels: containerLabels(labels),
             },
-            containerOptions(this, { additionalSecretOutputs: ["uploads"] }),
+            containerOptions(this, { dependsOn: [this.config] }),
         );
         this.registerOutputs({ containerName: this.container.name });
     }
+}
+
+/** Each pooled role's rotation counter: a rotation shows in the preview by name, its secret does not. */
+function rotationCounters(plan: StackPlan): Record<string, number> {
+    return Object.fromEntries(
+        plan.roles.filter((role) => role.pooled).map((role) => [`password rotation of ${role.name}`, role.rotation]),
+    );
 }

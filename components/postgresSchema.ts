@@ -5,6 +5,8 @@ import * as postgresql from "@pulumi/postgresql";
 import { DatabaseGrantPlan, RolePlan, StackPlan } from "../config/plan";
 import { sequencePrivileges, tablePrivileges } from "../render/sql";
 import { ScramLogin } from "./credentials";
+import { PostgresAccess } from "./live/accessReconciler";
+import { PostgresSocketAccess } from "./live/consoles";
 
 export interface PostgresSchemaArgs {
     plan: StackPlan;
@@ -13,13 +15,18 @@ export interface PostgresSchemaArgs {
     superuserPassword: pulumi.Output<string>;
     logins: Readonly<Record<string, ScramLogin>>;
     /** The server must be up (healthy) before the provider's one and only connection attempt. */
-    serverReady: pulumi.Resource;
+    serverReady: pulumi.Resource[];
+    /** PostgreSQL's socket inside its container, where access is taken away (see PostgresAccess). */
+    socket: PostgresSocketAccess;
+    dockerHost?: string;
 }
 
 export class PostgresSchema extends pulumi.ComponentResource {
     readonly provider: postgresql.Provider;
     readonly roles: Readonly<Record<string, postgresql.Role>>;
     readonly databases: Readonly<Record<string, postgresql.Database>>;
+    /** Takes away what the plan no longer grants (see components/live/accessReconciler.ts). */
+    readonly access: PostgresAccess;
     private readonly namePrefix: string;
     private readonly retainObjects: boolean;
 
@@ -42,7 +49,7 @@ export class PostgresSchema extends pulumi.ComponentResource {
                 sslmode: "disable",
                 connectTimeout: plan.timeouts.connectSeconds * 3,
             },
-            { parent: this, dependsOn: [args.serverReady] },
+            { parent: this, dependsOn: args.serverReady },
         );
 
         const roles: Record<string, postgresql.Role> = {};
@@ -64,9 +71,24 @@ export class PostgresSchema extends pulumi.ComponentResource {
         }
         this.databases = databases;
 
-        for (const grant of plan.grants) {
-            this.grant(name, grant, plan);
-        }
+        const grants = plan.grants.flatMap((grant) => this.grant(name, grant, plan));
+        this.access = new PostgresAccess(
+            `${name}-access`,
+            {
+                dockerHost: args.dockerHost,
+                socket: args.socket,
+                roles: Object.keys(roles).sort(),
+                grants: plan.grants.map((grant) => ({
+                    role: grant.role,
+                    database: grant.database,
+                    access: grant.access,
+                    owner: plan.databases.find((database) => database.name === grant.database)?.owner ?? plan.postgres.superuser,
+                })),
+                databases: plan.databases.map((database) => database.name),
+                retainObjects: this.retainObjects,
+            },
+            { parent: this, dependsOn: [...Object.values(roles), ...Object.values(databases), ...grants] },
+        );
         this.registerOutputs({});
     }
 
@@ -89,22 +111,23 @@ export class PostgresSchema extends pulumi.ComponentResource {
                 statementTimeout: plan.timeouts.querySeconds * 1000,
                 roles: role.access === "monitoring" ? ["pg_monitor"] : [],
             },
-            this.childOptions(),
+            // A pooled role's new verifier reaches PostgreSQL and PgBouncer together (PgBouncerConfig).
+            this.childOptions(role.pooled ? { ignoreChanges: ["password"] } : {}),
         );
     }
 
-    private grant(name: string, grant: DatabaseGrantPlan, plan: StackPlan): void {
+    private grant(name: string, grant: DatabaseGrantPlan, plan: StackPlan): pulumi.Resource[] {
         if (grant.access === "owner") {
-            return;
+            return [];
         }
         const database = this.databases[grant.database].name;
         const role = this.roles[grant.role].name;
         const prefix = `${name}-${grant.database}-${grant.role}`;
         // Grants can show perpetual diffs and are lost by create-before-delete (pitfall 18).
         const options = this.childOptions({ deleteBeforeReplace: true });
-        new postgresql.Grant(`${prefix}-connect`, { database, role, objectType: "database", privileges: ["CONNECT"] }, options);
+        const connect = new postgresql.Grant(`${prefix}-connect`, { database, role, objectType: "database", privileges: ["CONNECT"] }, options);
         if (grant.access === "connect") {
-            return;
+            return [connect];
         }
         const ownerName = plan.databases.find((database) => database.name === grant.database)?.owner;
         if (!ownerName) {
@@ -114,14 +137,17 @@ export class PostgresSchema extends pulumi.ComponentResource {
         // USAGE on schema public needs no grant: PostgreSQL 15 still gives it to PUBLIC.
         const tables = [...tablePrivileges(grant.access)];
         const sequences = [...sequencePrivileges(grant.access)];
-        new postgresql.Grant(`${prefix}-tables`, { database, role, schema: "public", objectType: "table", privileges: tables }, options);
-        new postgresql.Grant(`${prefix}-sequences`, { database, role, schema: "public", objectType: "sequence", privileges: sequences }, options);
-        // Tables the owner creates later (migrations) are covered too.
-        new postgresql.DefaultPrivileges(`${prefix}-default-tables`, { database, role, owner, schema: "public", objectType: "table", privileges: tables }, options);
-        new postgresql.DefaultPrivileges(
-            `${prefix}-default-sequences`,
-            { database, role, owner, schema: "public", objectType: "sequence", privileges: sequences },
-            options,
-        );
+        return [
+            connect,
+            new postgresql.Grant(`${prefix}-tables`, { database, role, schema: "public", objectType: "table", privileges: tables }, options),
+            new postgresql.Grant(`${prefix}-sequences`, { database, role, schema: "public", objectType: "sequence", privileges: sequences }, options),
+            // Tables the owner creates later (migrations) are covered too.
+            new postgresql.DefaultPrivileges(`${prefix}-default-tables`, { database, role, owner, schema: "public", objectType: "table", privileges: tables }, options),
+            new postgresql.DefaultPrivileges(
+                `${prefix}-default-sequences`,
+                { database, role, owner, schema: "public", objectType: "sequence", privileges: sequences },
+                options,
+            ),
+        ];
     }
 }

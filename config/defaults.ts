@@ -9,6 +9,8 @@ export const DEFAULT_CONFIG: StackConfig = {
     allowPublicBind: false,
     // Section 6.1: query timeout 30 s, connection timeout 10 s, idle timeout 60 s.
     timeouts: { connectSeconds: 10, querySeconds: 30, idleSeconds: 60 },
+    // Logs rotate instead of filling the disk; servers cannot write outside their volumes.
+    containers: { logMaxSize: "10m", logMaxFiles: 3, readOnlyRootFilesystem: true },
     postgres: {
         // Section 1: container 404, port 5432. The pgvector image is the official postgres:15
         // image plus the extension zentoria_vectors needs (section 2.4).
@@ -20,12 +22,20 @@ export const DEFAULT_CONFIG: StackConfig = {
         pgvector: true,
         superuserReservedConnections: 3,
         sharedBuffers: "128MB",
+        // The official image's initdb environment (LANG=en_US.utf8), rendered on purpose.
+        locale: "en_US.utf8",
+        timezone: "Etc/UTC",
+        textSearchConfig: "pg_catalog.english",
+        memory: "2g",
+        // Docker's 64 MB default is too small for parallel queries and index builds.
+        shmSize: "256m",
         settings: {},
         retainDataOnDestroy: true,
     },
     pgbouncer: {
-        // Section 2.1, plus pitfall 10: a PgBouncer with the 2026 SCRAM and parser CVEs fixed.
-        image: "ghcr.io/cloudnative-pg/pgbouncer:1.26.1",
+        // Section 2.1, plus pitfall 10: 1.25.2 fixes the 2026 SCRAM and parser CVEs (PgBouncer's
+        // NEWS.md); the newest tag CloudNativePG's pgbouncer-containers build (docker-bake.hcl).
+        image: "ghcr.io/cloudnative-pg/pgbouncer:1.25.2",
         // Section 2.4: every application connects to zentoria-db:6432.
         hostname: "zentoria-db",
         port: 6432,
@@ -46,14 +56,15 @@ export const DEFAULT_CONFIG: StackConfig = {
         consoleClients: 5,
         queryTimeoutGraceSeconds: 5,
         fileDescriptorLimit: 4096,
+        memory: "256m",
     },
     // Section 2.5, with the limits raised where the pools of section 2.2 need more (DEVIATIONS).
     roles: {
-        postgres: { access: "superuser", connectionLimit: 10, directConnections: 10 },
-        zentoria_app: { access: "application", connectionLimit: 95, directConnections: 4 },
-        n8n_app: { access: "application", connectionLimit: 35, directConnections: 2 },
-        readonly: { access: "readonly", connectionLimit: 10, directConnections: 5 },
-        zentoria_monitor: { access: "monitoring", connectionLimit: 15, directConnections: 2 },
+        postgres: { access: "superuser", connectionLimit: 10, directConnections: 10, rotation: 0 },
+        zentoria_app: { access: "application", connectionLimit: 95, directConnections: 4, rotation: 0 },
+        n8n_app: { access: "application", connectionLimit: 35, directConnections: 2, rotation: 0 },
+        readonly: { access: "readonly", connectionLimit: 10, directConnections: 5, rotation: 0 },
+        zentoria_monitor: { access: "monitoring", connectionLimit: 15, directConnections: 2, rotation: 0 },
     },
     databases: {
         zentoria_main: { owner: "zentoria_app", vectorExtension: false },
@@ -116,24 +127,29 @@ export const DEFAULT_CONFIG: StackConfig = {
         maxmemory: "0",
         maxmemoryPolicy: "noeviction",
         tcpKeepaliveSeconds: 30,
+        fileDescriptorLimit: 4096,
+        memory: "1g",
         // Section 5.3: connected_clients warning > 500, critical > 900.
         warningClients: 500,
         criticalClients: 900,
         // Section 3.2.
         clients: {
-            sessions: { user: "backend", database: 0, maxConnections: 20, purpose: "Session management", services: ["backend"] },
-            cache: { user: "backend", database: 1, maxConnections: 30, purpose: "API response cache", services: ["backend"] },
-            queues: { user: "n8n", database: 2, maxConnections: 15, purpose: "Job queues", services: ["n8n"] },
-            pubsub: { user: "pubsub", database: 3, maxConnections: 10, purpose: "Real-time events", services: ["backend", "ai_orchestrator"] },
-            ai_memory: { user: "ai_orchestrator", database: 4, maxConnections: 20, purpose: "Conversation context", services: ["ai_orchestrator"] },
-            rate_limits: { user: "backend", database: 5, maxConnections: 10, purpose: "Rate limiting", services: ["backend"] },
+            sessions: { user: "backend", database: 0, maxConnections: 20, purpose: "Session management", services: ["backend"], access: "data", keyPatterns: ["*"], channelPatterns: [] },
+            cache: { user: "backend", database: 1, maxConnections: 30, purpose: "API response cache", services: ["backend"], access: "data", keyPatterns: ["*"], channelPatterns: [] },
+            // n8n runs user-written workflow code: its user reaches Bull's keys and channels only.
+            queues: { user: "n8n", database: 2, maxConnections: 15, purpose: "Job queues", services: ["n8n"], access: "queue", keyPatterns: ["bull:*"], channelPatterns: ["bull:*"] },
+            // Publish/subscribe only: no key of any database.
+            pubsub: { user: "pubsub", database: 3, maxConnections: 10, purpose: "Real-time events", services: ["backend", "ai_orchestrator"], access: "pubsub", keyPatterns: [], channelPatterns: ["*"] },
+            ai_memory: { user: "ai_orchestrator", database: 4, maxConnections: 20, purpose: "Conversation context", services: ["ai_orchestrator"], access: "data", keyPatterns: ["*"], channelPatterns: [] },
+            rate_limits: { user: "backend", database: 5, maxConnections: 10, purpose: "Rate limiting", services: ["backend"], access: "data", keyPatterns: ["*"], channelPatterns: [] },
         },
         retainDataOnDestroy: true,
     },
     qdrant: {
         // Section 4: HTTP 6333, gRPC 6334; 4.1's keep-alive agent; 4.2's limits.
         enabled: true,
-        image: "qdrant/qdrant:v1.15.4",
+        // The image variant that runs as uid 1000 instead of root.
+        image: "qdrant/qdrant:v1.15.4-unprivileged",
         hostname: "zentoria-embeddings",
         httpPort: 6333,
         grpcPort: 6334,
@@ -141,6 +157,7 @@ export const DEFAULT_CONFIG: StackConfig = {
         hostGrpcPort: 6334,
         httpMaxSockets: 50,
         httpMaxFreeSockets: 10,
+        memory: "2g",
         services: ["backend", "ai_orchestrator"],
         operations: {
             vectorSearch: { concurrency: 10, timeoutSeconds: 5 },

@@ -1,6 +1,7 @@
 // The plan: one typed, immutable description of the stack, derived from validated config.
 // Renderers, the budget and the components read it; none of them reads config.
 import { DeepReadonly, deepFreeze } from "./freeze";
+import { postgresMajorFromImage } from "./images";
 import { MAINTENANCE_DATABASE, REDIS_SYSTEM_USERS } from "./validate";
 import { PoolMode, RoleAccess, StackConfig } from "./schema";
 
@@ -10,9 +11,20 @@ export interface Publish {
     port: number;
 }
 
+/** Limits every container gets (section `containers`). */
+export interface ContainersPlan {
+    logMaxSize: string;
+    logMaxFiles: number;
+    readOnlyRootFilesystem: boolean;
+}
+
 export interface PostgresPlan {
     image: string;
+    /** PostgreSQL's major version, from config or the image tag. */
+    majorVersion: number;
     containerName: string;
+    /** Volume the rendered files live on (mounted read-only into the server). */
+    configVolumeName: string;
     /** Network alias for direct (non-pooled) connections. */
     hostname: string;
     port: number;
@@ -23,6 +35,11 @@ export interface PostgresPlan {
     maxConnectionsDerived: boolean;
     superuserReservedConnections: number;
     sharedBuffers: string;
+    locale: string;
+    timezone: string;
+    textSearchConfig: string;
+    memory: string;
+    shmSize: string;
     pgvector: boolean;
     /** Extra postgresql.conf settings from config, sorted by name. */
     extraSettings: ReadonlyArray<readonly [string, string | number | boolean]>;
@@ -38,6 +55,8 @@ export interface RolePlan {
     directConnections: number;
     /** Whether the role logs in through PgBouncer (it has pools or reads PgBouncer's stats). */
     pooled: boolean;
+    /** Raised to give the role a new password. */
+    rotation: number;
 }
 
 export interface DatabasePlan {
@@ -85,6 +104,8 @@ export interface ServicePlan {
 export interface PgbouncerPlan {
     image: string;
     containerName: string;
+    configVolumeName: string;
+    memory: string;
     /** Network alias the services connect to (section 2.4's zentoria-db). */
     hostname: string;
     port: number;
@@ -116,6 +137,9 @@ export interface RedisClientPlan {
     purpose: string;
     /** Services whose .env carries this client's URL. */
     services: readonly string[];
+    access: "data" | "queue" | "pubsub";
+    keyPatterns: readonly string[];
+    channelPatterns: readonly string[];
 }
 
 export type RedisUserKind = "admin" | "monitor" | "healthcheck" | "service";
@@ -128,6 +152,9 @@ export interface RedisUserPlan {
 export interface RedisPlan {
     image: string;
     containerName: string;
+    configVolumeName: string;
+    fileDescriptorLimit: number;
+    memory: string;
     hostname: string;
     port: number;
     publish: Publish;
@@ -155,6 +182,9 @@ export interface QdrantPlan {
     enabled: boolean;
     image: string;
     containerName: string;
+    configVolumeName: string;
+    snapshotsVolumeName: string;
+    memory: string;
     hostname: string;
     httpPort: number;
     grpcPort: number;
@@ -180,6 +210,7 @@ export interface StackPlanData {
     networkName: string;
     bindAddress: string;
     timeouts: TimeoutsPlan;
+    containers: ContainersPlan;
     postgres: PostgresPlan;
     roles: RolePlan[];
     databases: DatabasePlan[];
@@ -206,6 +237,7 @@ function rolePlans(config: StackConfig): RolePlan[] {
             connectionLimit: role.connectionLimit,
             directConnections: role.directConnections,
             pooled: pooledRoles.has(name) || role.access === "monitoring",
+            rotation: role.rotation,
         }))
         .sort(byName);
 }
@@ -268,7 +300,13 @@ function publishAddress(config: StackConfig, port: number): Publish {
 function redisPlan(config: StackConfig): RedisPlan {
     const redis = config.redis;
     const clients = Object.entries(redis.clients)
-        .map(([name, client]) => ({ name, ...client, services: [...client.services].sort() }))
+        .map(([name, client]) => ({
+            name,
+            ...client,
+            services: [...client.services].sort(),
+            keyPatterns: [...client.keyPatterns].sort(),
+            channelPatterns: [...client.channelPatterns].sort(),
+        }))
         .sort((a, b) => a.database - b.database || a.name.localeCompare(b.name));
     const serviceUsers = [...new Set(clients.map((client) => client.user))];
     const users: RedisUserPlan[] = [
@@ -278,6 +316,9 @@ function redisPlan(config: StackConfig): RedisPlan {
     return {
         image: redis.image,
         containerName: `${config.prefix}-redis`,
+        configVolumeName: `${config.prefix}-redis-config`,
+        fileDescriptorLimit: redis.fileDescriptorLimit,
+        memory: redis.memory,
         hostname: redis.hostname,
         port: redis.port,
         publish: publishAddress(config, redis.hostPort),
@@ -302,6 +343,9 @@ function qdrantPlan(config: StackConfig): QdrantPlan {
         enabled: qdrant.enabled,
         image: qdrant.image,
         containerName: `${config.prefix}-embeddings`,
+        configVolumeName: `${config.prefix}-qdrant-config`,
+        snapshotsVolumeName: `${config.prefix}-qdrant-snapshots`,
+        memory: qdrant.memory,
         hostname: qdrant.hostname,
         httpPort: qdrant.httpPort,
         grpcPort: qdrant.grpcPort,
@@ -321,6 +365,8 @@ function pgbouncerPlan(config: StackConfig, roles: readonly RolePlan[]): Pgbounc
     return {
         image: pgbouncer.image,
         containerName: `${config.prefix}-pgbouncer`,
+        configVolumeName: `${config.prefix}-pgbouncer-config`,
+        memory: pgbouncer.memory,
         hostname: pgbouncer.hostname,
         port: pgbouncer.port,
         publish: publishAddress(config, pgbouncer.hostPort),
@@ -367,9 +413,13 @@ export function buildPlan(config: StackConfig): StackPlan {
         networkName: `${config.prefix}-net`,
         bindAddress: config.bindAddress,
         timeouts: { ...config.timeouts },
+        containers: { ...config.containers },
         postgres: {
             image: config.postgres.image,
-            containerName: `${config.prefix}-db`,
+            majorVersion: config.postgres.majorVersion ?? postgresMajorFromImage(config.postgres.image) ?? 0,
+            // Not `<prefix>-db`: that is PgBouncer's alias, and Docker's DNS answers container names too.
+            containerName: `${config.prefix}-postgres`,
+            configVolumeName: `${config.prefix}-postgres-config`,
             hostname: config.postgres.hostname,
             port: config.postgres.port,
             publish: publishAddress(config, config.postgres.hostPort),
@@ -378,6 +428,11 @@ export function buildPlan(config: StackConfig): StackPlan {
             maxConnectionsDerived: config.postgres.maxConnections === undefined,
             superuserReservedConnections: config.postgres.superuserReservedConnections,
             sharedBuffers: config.postgres.sharedBuffers,
+            locale: config.postgres.locale,
+            timezone: config.postgres.timezone,
+            textSearchConfig: config.postgres.textSearchConfig,
+            memory: config.postgres.memory,
+            shmSize: config.postgres.shmSize,
             pgvector: config.postgres.pgvector,
             extraSettings: Object.entries(config.postgres.settings).sort(([a], [b]) => a.localeCompare(b)),
             volumeName: `${config.prefix}-pgdata`,

@@ -39,6 +39,18 @@ function isIPv4(value: string): boolean {
 
 const settingValue = z.union([z.string(), z.number(), z.boolean()]);
 
+// Docker's size notation (bytes, or b/k/m/g suffixes), for memory limits and /dev/shm.
+const dockerSize = z.string().regex(/^[1-9][0-9]*[bkmg]?$/, "must be a size such as 512m or 2g");
+
+// Limits every container gets; each server's own memory limit lives in its section.
+export const containersSchema = z
+    .object({
+        logMaxSize: dockerSize,
+        logMaxFiles: z.number().int().min(1).max(100),
+        readOnlyRootFilesystem: z.boolean(),
+    })
+    .strict();
+
 export const timeoutsSchema = z
     .object({
         connectSeconds: positiveInt,
@@ -57,6 +69,14 @@ export const postgresSchema = z
         maxConnections: positiveInt.optional(),
         superuserReservedConnections: nonNegativeInt,
         sharedBuffers: z.string().regex(/^\d+(kB|MB|GB)$/, "must be a size such as 128MB"),
+        // What initdb would have written (the rendered postgresql.conf replaces initdb's).
+        locale: z.string().regex(/^[A-Za-z]{1,8}(_[A-Za-z]{2})?(\.[A-Za-z0-9-]+)?$|^C(\.UTF-8|\.utf8)?$|^POSIX$/, "must be a locale name such as en_US.utf8 or C.UTF-8"),
+        timezone: z.string().regex(/^[A-Za-z][A-Za-z0-9_+\-/]{0,63}$/, "must be a time zone name such as Etc/UTC or Europe/Berlin"),
+        textSearchConfig: z.string().regex(/^[a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*$/, "must be a schema-qualified text search configuration such as pg_catalog.english"),
+        // Unset: read from the image tag (pg15, 17-trixie, ...). Guards against major upgrades in place.
+        majorVersion: z.number().int().min(13).max(18).optional(),
+        memory: dockerSize,
+        shmSize: dockerSize,
         settings: z.record(z.string().regex(/^[a-z][a-z0-9_.]*$/, "must be a PostgreSQL setting name"), settingValue),
         retainDataOnDestroy: z.boolean(),
     })
@@ -85,6 +105,7 @@ export const pgbouncerSchema = z
         consoleClients: nonNegativeInt,
         queryTimeoutGraceSeconds: nonNegativeInt,
         fileDescriptorLimit: positiveInt,
+        memory: dockerSize,
     })
     .strict();
 
@@ -98,6 +119,8 @@ export const roleSchema = z
         access: roleAccessSchema,
         connectionLimit: positiveInt,
         directConnections: nonNegativeInt,
+        // Raise by one to give the role a new password (and verifier) on the next `pulumi up`.
+        rotation: nonNegativeInt,
     })
     .strict();
 
@@ -139,6 +162,11 @@ export const redisClientSchema = z
         purpose: z.string().min(1),
         // Services whose .env gets this client's URL.
         services: z.array(identifier),
+        // What the client's user may do: data commands, a job queue's, or publish/subscribe only.
+        access: z.enum(["data", "queue", "pubsub"]),
+        // Keys and channels the client's user may touch (Redis glob patterns, without ~ or &).
+        keyPatterns: z.array(z.string().regex(/^[A-Za-z0-9_:.*?{}\[\]-]{1,128}$/, "must be a Redis key pattern such as cache:* or *")),
+        channelPatterns: z.array(z.string().regex(/^[A-Za-z0-9_:.*?{}\[\]-]{1,128}$/, "must be a Redis channel pattern such as events:* or *")),
     })
     .strict();
 
@@ -163,6 +191,9 @@ export const redisSchema = z
             "volatile-ttl",
         ]),
         tcpKeepaliveSeconds: nonNegativeInt,
+        // The container's nofile limit: maxclients can be raised live up to it (less 32 for Redis' own).
+        fileDescriptorLimit: positiveInt,
+        memory: dockerSize,
         warningClients: positiveInt,
         criticalClients: positiveInt,
         clients: z.record(identifier, redisClientSchema),
@@ -188,6 +219,7 @@ export const qdrantSchema = z
         hostGrpcPort: port,
         httpMaxSockets: positiveInt,
         httpMaxFreeSockets: nonNegativeInt,
+        memory: dockerSize,
         services: z.array(identifier),
         operations: z
             .object({
@@ -225,6 +257,7 @@ export const stackConfigSchema = z
         bindAddress: ipAddress,
         allowPublicBind: z.boolean(),
         timeouts: timeoutsSchema,
+        containers: containersSchema,
         postgres: postgresSchema,
         pgbouncer: pgbouncerSchema,
         roles: z.record(identifier, roleSchema),

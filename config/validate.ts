@@ -3,6 +3,7 @@
 import { ZodIssue } from "zod";
 import { DEFAULT_CONFIG } from "./defaults";
 import { Problem } from "./problems";
+import { postgresMajorFromImage } from "./images";
 import { stackConfigSchema, StackConfig } from "./schema";
 import { RawStackConfig } from "./source";
 
@@ -15,6 +16,8 @@ const RESERVED_DATABASE_NAMES = new Set(["postgres", "template0", "template1", "
 export const MAINTENANCE_DATABASE = "postgres";
 /** Redis users the program always creates, besides the ones named by redis.clients. */
 export const REDIS_SYSTEM_USERS = ["admin", "monitor", "healthcheck"] as const;
+/** Descriptors Redis keeps for itself besides clients (CONFIG_MIN_RESERVED_FDS in server.h). */
+export const REDIS_RESERVED_DESCRIPTORS = 32;
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {
     return value !== null && typeof value === "object" && !Array.isArray(value);
@@ -246,6 +249,13 @@ function checkRedis(config: StackConfig, problems: Problem[]): void {
         reportUnknownServices(client.services, `redis.clients.${name}.services`);
     }
     reportUnknownServices(config.qdrant.services, "qdrant.services");
+    if (config.redis.maxclients + REDIS_RESERVED_DESCRIPTORS > config.redis.fileDescriptorLimit) {
+        problems.push({
+            severity: "error",
+            key: "redis.fileDescriptorLimit",
+            message: `must cover maxclients ${config.redis.maxclients} plus ${REDIS_RESERVED_DESCRIPTORS} for Redis itself (Redis lowers maxclients to fit otherwise)`,
+        });
+    }
     if (config.redis.criticalClients <= config.redis.warningClients) {
         problems.push({
             severity: "error",
@@ -304,11 +314,12 @@ function checkPgbouncerVersion(config: StackConfig, problems: Problem[]): void {
             message: `PgBouncer ${shown} (from pgbouncer.image) has no max_prepared_statements; it needs 1.21 or later`,
         });
     }
-    if (!atLeast(version, [1, 26, 1])) {
+    // NEWS.md of PgBouncer 1.25.2 (2026-05-08): CVE-2026-6664..6667 (SCRAM parsing, KILL_CLIENT authorization).
+    if (!atLeast(version, [1, 25, 2])) {
         problems.push({
             severity: "warning",
             key: "pgbouncer.image",
-            message: `PgBouncer ${shown} predates 1.26.1, which fixes several CVEs (one a SCRAM impersonation bug)`,
+            message: `PgBouncer ${shown} predates 1.25.2, which fixes CVE-2026-6664 to 6667 (crashes from malformed SCRAM packets, KILL_CLIENT for non-admins)`,
         });
     }
 }
@@ -330,6 +341,13 @@ export const OWNED_POSTGRES_SETTINGS = new Set([
 ]);
 
 function checkPostgres(config: StackConfig, problems: Problem[]): void {
+    if (config.postgres.majorVersion === undefined && postgresMajorFromImage(config.postgres.image) === undefined) {
+        problems.push({
+            severity: "error",
+            key: "postgres.majorVersion",
+            message: `cannot be read from the tag of postgres.image (${JSON.stringify(config.postgres.image)}); set it (e.g. 15)`,
+        });
+    }
     for (const name of Object.keys(config.postgres.settings)) {
         if (OWNED_POSTGRES_SETTINGS.has(name)) {
             problems.push({

@@ -2,10 +2,10 @@
 // unchanged plan, so nothing restarts for nothing.
 import { StackPlan } from "../config/plan";
 import { renderedHeader } from "./header";
-import { ServerLayout } from "./layout";
+import { CONTAINER_LAYOUT, ServerLayout } from "./layout";
 import { pgbouncerConnstrValue, pgbouncerValue, userlistField } from "./quote";
 
-function databaseLines(plan: StackPlan, layout: ServerLayout): string[] {
+function databaseEntries(plan: StackPlan, layout: ServerLayout): Array<[string, string]> {
     return [...plan.pools]
         .sort((a, b) => a.alias.localeCompare(b.alias))
         .map((pool) => {
@@ -17,14 +17,27 @@ function databaseLines(plan: StackPlan, layout: ServerLayout): string[] {
             ]
                 .map(([key, value]) => `${key}=${pgbouncerConnstrValue(value)}`)
                 .join(" ");
-            return `${pool.alias} = ${connstr}\n`;
+            return [pool.alias, connstr];
         });
 }
 
-function userLines(plan: StackPlan): string[] {
+function userEntries(plan: StackPlan): Array<[string, string]> {
     return [...plan.pgbouncer.users]
         .sort((a, b) => a.role.localeCompare(b.role))
-        .map((user) => `${user.role} = max_user_connections=${user.maxUserConnections}\n`);
+        .map((user) => [user.role, `max_user_connections=${user.maxUserConnections}`]);
+}
+
+/**
+ * Everything pgbouncer.ini says, by section and key, for the preview: every one of these is
+ * applied by RELOAD (listen_addr and listen_port, which RELOAD cannot change, are fixed by the
+ * container's ports, whose change replaces the container).
+ */
+export function pgbouncerLiveSettings(plan: StackPlan, layout: ServerLayout = CONTAINER_LAYOUT): Record<string, string | number> {
+    return Object.fromEntries([
+        ...databaseEntries(plan, layout).map(([alias, connstr]): [string, string] => [`databases.${alias}`, connstr]),
+        ...userEntries(plan).map(([role, settings]): [string, string] => [`users.${role}`, settings]),
+        ...settings(plan, layout),
+    ]);
 }
 
 function settings(plan: StackPlan, layout: ServerLayout): Array<[string, string | number]> {
@@ -58,8 +71,8 @@ function settings(plan: StackPlan, layout: ServerLayout): Array<[string, string 
 }
 
 export function renderPgbouncerIni(plan: StackPlan, layout: ServerLayout): string {
-    const lines = [renderedHeader(";", "pgbouncer.ini"), "[databases]\n", ...databaseLines(plan, layout)];
-    lines.push("\n[users]\n", ...userLines(plan));
+    const lines = [renderedHeader(";", "pgbouncer.ini"), "[databases]\n", ...databaseEntries(plan, layout).map(([alias, connstr]) => `${alias} = ${connstr}\n`)];
+    lines.push("\n[users]\n", ...userEntries(plan).map(([role, settings]) => `${role} = ${settings}\n`));
     lines.push("\n[pgbouncer]\n");
     for (const [key, value] of settings(plan, layout)) {
         const text = pgbouncerValue(value);

@@ -1,12 +1,15 @@
-// postgresql.conf and pg_hba.conf from the plan.
+// postgresql.conf, pg_hba.conf and pg_ident.conf from the plan.
 import { PostgresPlan, StackPlan } from "../config/plan";
+import { MAINTENANCE_DATABASE } from "../config/validate";
 import { renderedHeader } from "./header";
 import { ServerLayout } from "./layout";
 import { postgresConfValue } from "./quote";
 
-type Setting = readonly [string, string | number | boolean];
+export type PostgresSettingValue = string | number | boolean;
+export type PostgresSetting = readonly [string, PostgresSettingValue];
 
-function programSettings(plan: StackPlan, layout: ServerLayout): Setting[] {
+/** What the program derives from the plan: PostgreSQL must run exactly so. */
+function programSettings(plan: StackPlan, layout: ServerLayout): PostgresSetting[] {
     const postgres: PostgresPlan = plan.postgres;
     return [
         ["listen_addresses", layout.listenAddress === "0.0.0.0" ? "*" : layout.listenAddress],
@@ -14,6 +17,7 @@ function programSettings(plan: StackPlan, layout: ServerLayout): Setting[] {
         ["max_connections", postgres.maxConnections],
         ["superuser_reserved_connections", postgres.superuserReservedConnections],
         ["hba_file", layout.postgres.hbaFile],
+        ["ident_file", layout.postgres.identFile],
         ["unix_socket_directories", layout.postgres.socketDirectory],
         ["password_encryption", "scram-sha-256"],
         ["shared_buffers", postgres.sharedBuffers],
@@ -23,30 +27,138 @@ function programSettings(plan: StackPlan, layout: ServerLayout): Setting[] {
     ];
 }
 
+/**
+ * What initdb writes into the postgresql.conf that `-c config_file=` replaces (pitfall 23):
+ * without these the server runs on built-in defaults (C messages, GMT, `simple` text search,
+ * so no stemming).
+ */
+function localeSettings(postgres: PostgresPlan): PostgresSetting[] {
+    return [
+        ["datestyle", "iso, mdy"],
+        ["default_text_search_config", postgres.textSearchConfig],
+        ["lc_messages", postgres.locale],
+        ["lc_monetary", postgres.locale],
+        ["lc_numeric", postgres.locale],
+        ["lc_time", postgres.locale],
+        ["log_timezone", postgres.timezone],
+        ["timezone", postgres.timezone],
+    ];
+}
+
+/** Every setting postgresql.conf carries, in file order. */
+export function postgresSettings(plan: StackPlan, layout: ServerLayout): PostgresSetting[] {
+    return [...programSettings(plan, layout), ...localeSettings(plan.postgres), ...plan.postgres.extraSettings];
+}
+
 export function renderPostgresqlConf(plan: StackPlan, layout: ServerLayout): string {
-    const lines = [renderedHeader("#", "postgresql.conf")];
-    for (const [name, value] of programSettings(plan, layout)) {
-        lines.push(`${name} = ${postgresConfValue(value)}\n`);
-    }
+    const line = ([name, value]: PostgresSetting) => `${name} = ${postgresConfValue(value)}\n`;
+    const lines = [renderedHeader("#", "postgresql.conf"), ...programSettings(plan, layout).map(line)];
+    lines.push("\n# what initdb would have written (locale, time zone, text search)\n", ...localeSettings(plan.postgres).map(line));
     if (plan.postgres.extraSettings.length > 0) {
-        lines.push("\n# zentoria:postgres.settings\n");
-        for (const [name, value] of plan.postgres.extraSettings) {
-            lines.push(`${name} = ${postgresConfValue(value)}\n`);
-        }
+        lines.push("\n# zentoria:postgres.settings\n", ...plan.postgres.extraSettings.map(line));
     }
     return lines.join("");
 }
 
+/** Addresses of the stack's Docker network, known once Docker has created it. */
+export interface NetworkAddresses {
+    /** The network's subnet: every container on it, and the Docker host through the gateway. */
+    subnet: string;
+    /**
+     * The host side of the network. Connections to ports published on the host's loopback
+     * address reach the containers from here (docker-proxy, or the hairpin NAT without it):
+     * the Pulumi postgresql provider and every tool on the Docker host.
+     */
+    gateway: string;
+}
+
+export interface HbaRule {
+    type: "local" | "host" | "hostssl";
+    databases: readonly string[];
+    users: readonly string[];
+    /** CIDR; absent for local rules. */
+    address?: string;
+    method: string;
+    comment: string;
+}
+
+/** The databases each login role may connect to: what its grants and pools name, nothing else. */
+export function databasesByRole(plan: StackPlan): Map<string, string[]> {
+    const byRole = new Map<string, Set<string>>();
+    const add = (role: string, database: string) => byRole.set(role, (byRole.get(role) ?? new Set<string>()).add(database));
+    for (const grant of plan.grants) {
+        add(grant.role, grant.database);
+    }
+    for (const pool of plan.pools) {
+        add(pool.role, pool.database);
+    }
+    for (const role of plan.roles.filter((candidate) => candidate.access === "monitoring")) {
+        // pg_monitor's views are cluster-wide; the maintenance database is where they are read.
+        add(role.name, MAINTENANCE_DATABASE);
+    }
+    return new Map([...byRole].sort(([a], [b]) => a.localeCompare(b)).map(([role, databases]) => [role, [...databases].sort()]));
+}
+
+const hostCidr = (address: string) => (address.includes(":") ? `${address}/128` : `${address}/32`);
+
 /**
- * Local socket logins are peer-authenticated (the image's init scripts run as the postgres OS
- * user); every TCP login needs a SCRAM password.
+ * Who may log in to which database from where, most specific first and a reject last:
+ * the superuser over the socket (peer, mapped from the OS user the containers run as) and from
+ * the network's gateway (the provider through the published port), never from a container;
+ * each other role only to the databases it has grants or pools in.
  */
-export function renderPgHbaConf(): string {
-    return [
-        renderedHeader("#", "pg_hba.conf"),
-        "# TYPE  DATABASE  USER  ADDRESS    METHOD\n",
-        "local   all       all             peer\n",
-        "host    all       all   0.0.0.0/0  scram-sha-256\n",
-        "host    all       all   ::/0       scram-sha-256\n",
-    ].join("");
+export function hbaRules(plan: StackPlan, network: NetworkAddresses): HbaRule[] {
+    const superuser = plan.postgres.superuser;
+    const rules: HbaRule[] = [
+        { type: "local", databases: ["all"], users: [superuser], method: `peer map=${IDENT_MAP}`, comment: "the superuser, from inside the container (docker exec)" },
+        { type: "local", databases: ["all"], users: ["all"], method: "reject", comment: "nobody else over the socket" },
+        {
+            type: "host",
+            databases: ["all"],
+            users: [superuser],
+            address: hostCidr(network.gateway),
+            method: "scram-sha-256",
+            comment: "the superuser from the Docker host (the Pulumi provider, operators)",
+        },
+    ];
+    for (const [role, databases] of databasesByRole(plan)) {
+        if (role === superuser) {
+            continue;
+        }
+        rules.push({ type: "host", databases, users: [role], address: network.subnet, method: "scram-sha-256", comment: `${role}: its databases only` });
+    }
+    rules.push(
+        { type: "host", databases: ["all"], users: ["all"], address: "0.0.0.0/0", method: "reject", comment: "everything else" },
+        { type: "host", databases: ["all"], users: ["all"], address: "::/0", method: "reject", comment: "everything else" },
+    );
+    return rules;
+}
+
+function hbaField(value: string, where: string): string {
+    if (!/^[A-Za-z0-9_.:/=-]+$/.test(value)) {
+        throw new Error(`pg_hba.conf: ${where} ${JSON.stringify(value)} cannot be written unquoted`);
+    }
+    return value;
+}
+
+export function renderPgHbaConf(rules: readonly HbaRule[]): string {
+    const lines = rules.map((rule) => {
+        const databases = rule.databases.map((database) => hbaField(database, "database")).join(",");
+        const users = rule.users.map((user) => hbaField(user, "user")).join(",");
+        const address = rule.address === undefined ? "" : hbaField(rule.address, "address");
+        const method = rule.method.split(" ").map((part) => hbaField(part, "method")).join(" ");
+        if (/[\r\n]/.test(rule.comment)) {
+            throw new Error("pg_hba.conf: a comment must be one line");
+        }
+        return `# ${rule.comment}\n${[rule.type, databases, users, address, method].filter((field) => field !== "").join("  ")}\n`;
+    });
+    return [renderedHeader("#", "pg_hba.conf"), ...lines].join("");
+}
+
+/** The ident map that lets the containers' OS user `postgres` log in as the plan's superuser. */
+export const IDENT_MAP = "superuser";
+export const CONTAINER_OS_USER = "postgres";
+
+export function renderPgIdentConf(plan: StackPlan): string {
+    return [renderedHeader("#", "pg_ident.conf"), "# MAPNAME  SYSTEM-USERNAME  PG-USERNAME\n", `${IDENT_MAP}  ${CONTAINER_OS_USER}  ${hbaField(plan.postgres.superuser, "user")}\n`].join("");
 }

@@ -19,9 +19,10 @@ export function renderQdrantConfig(qdrant: QdrantPlan, layout: ServerLayout, key
             read_only_api_key: keys.readOnlyApiKey,
         },
         storage: {
+            snapshots_path: layout.qdrant.snapshotsDirectory,
             storage_path: layout.qdrant.storageDirectory,
         },
         telemetry_disabled: true,
     };
-    return renderedHeader("#", "production.yaml") + YAML.stringify(document, { sortMapEntries: true, defaultStringType: "QUOTE_DOUBLE", defaultKeyType: "PLAIN" });
+    return renderedHeader("#", "config.yaml") + YAML.stringify(document, { sortMapEntries: true, defaultStringType: "QUOTE_DOUBLE", defaultKeyType: "PLAIN" });
 }

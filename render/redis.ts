@@ -1,48 +1,103 @@
-// redis.conf from the plan. ACL users live here (not in an aclfile: Redis refuses both), with
-// SHA-256 password hashes only.
-import { RedisPlan, RedisUserKind } from "../config/plan";
+// redis.conf and users.acl from the plan. The ACL users live in an aclfile (not in `user`
+// lines of redis.conf: Redis refuses both), so that ACL LOAD applies a change to a running
+// server; passwords only as SHA-256 hashes.
+import { RedisClientPlan, RedisPlan, RedisUserPlan } from "../config/plan";
 import { renderedHeader } from "./header";
 import { ServerLayout } from "./layout";
 import { redisArg } from "./quote";
 
-/**
- * What each kind of user may run. ACLs cannot confine a user to a logical database (SELECT
- * is all or nothing, redis#8099): the databases of section 3.2 keep data apart by habit, the
- * users keep services from administering the server.
- */
-export const REDIS_ACL_RULES: Readonly<Record<RedisUserKind, readonly string[]>> = {
-    admin: ["~*", "&*", "+@all"],
-    // Sections 5.3 (INFO, CLIENT LIST) and the latency/slowlog views; no data access.
-    monitor: ["resetchannels", "-@all", "+ping", "+info", "+client|list", "+slowlog|get", "+latency|latest", "+config|get", "+dbsize"],
-    healthcheck: ["resetchannels", "-@all", "+ping"],
-    // Everything an application needs, nothing that administers the server; INFO stays for
-    // clients' ready checks (ioredis enableReadyCheck, section 3.1).
-    service: ["~*", "&*", "+@all", "-@dangerous", "+info"],
-};
+export type RedisSettingValue = string | number;
 
-export function renderRedisConf(redis: RedisPlan, layout: ServerLayout, passwordHashes: Readonly<Record<string, string>>): string {
-    const directives: Array<[string, ...(string | number)[]]> = [
+/**
+ * Directives Redis refuses to change at run time ("can't set immutable config"): a change
+ * restarts Redis. The integration tests check this list against a real server (CONFIG SET of
+ * every rendered directive).
+ */
+export const REDIS_RESTART_ONLY = ["databases"] as const;
+
+/** Directives the plan sets and CONFIG SET can change on a running server. */
+export function redisLiveSettings(redis: RedisPlan): Record<string, RedisSettingValue> {
+    return {
+        appendfsync: "everysec",
+        appendonly: redis.appendonly ? "yes" : "no",
+        maxclients: redis.maxclients,
+        maxmemory: redis.maxmemory,
+        "maxmemory-policy": redis.maxmemoryPolicy,
+        "tcp-keepalive": redis.tcpKeepaliveSeconds,
+    };
+}
+
+export function redisRestartSettings(redis: RedisPlan): Record<string, RedisSettingValue> {
+    return { databases: redis.databases };
+}
+
+export function renderRedisConf(redis: RedisPlan, layout: ServerLayout): string {
+    const directives: Array<[string, ...RedisSettingValue[]]> = [
         ["bind", layout.listenAddress],
         ["port", redis.port],
         ["protected-mode", "yes"],
         ["dir", layout.redis.dataDirectory],
-        ["databases", redis.databases],
-        ["maxclients", redis.maxclients],
-        ["tcp-keepalive", redis.tcpKeepaliveSeconds],
-        ["appendonly", redis.appendonly ? "yes" : "no"],
-        ["appendfsync", "everysec"],
-        ["maxmemory", redis.maxmemory],
-        ["maxmemory-policy", redis.maxmemoryPolicy],
-        // No command runs without a login: the default user is switched off.
-        ["user", "default", "reset"],
+        ["aclfile", layout.redis.aclFile],
+        ...Object.entries(redisRestartSettings(redis)).map(([name, value]): [string, RedisSettingValue] => [name, value]),
+        ...Object.entries(redisLiveSettings(redis)).map(([name, value]): [string, RedisSettingValue] => [name, value]),
     ];
+    const lines = directives.map(([name, ...args]) => `${name} ${args.map(redisArg).join(" ")}\n`);
+    return renderedHeader("#", "redis.conf") + lines.join("");
+}
+
+/**
+ * Rules of the program's own users. The monitor reads server state and no data; the
+ * healthcheck may only PING.
+ */
+export const REDIS_SYSTEM_RULES: Readonly<Record<Exclude<RedisUserPlan["kind"], "service">, readonly string[]>> = {
+    admin: ["~*", "&*", "+@all"],
+    monitor: ["resetkeys", "resetchannels", "-@all", "+ping", "+info", "+client|list", "+slowlog|get", "+latency|latest", "+config|get", "+dbsize"],
+    healthcheck: ["resetkeys", "resetchannels", "-@all", "+ping"],
+};
+
+/** Commands by client access: what each purpose of section 3.2 needs, nothing that administers the server. */
+export const REDIS_ACCESS_COMMANDS: Readonly<Record<RedisClientPlan["access"], readonly string[]>> = {
+    // Data: every data command, no pub/sub, nothing @dangerous (KEYS, FLUSH*, CONFIG, DEBUG,
+    // MONITOR, CLIENT KILL, ...); INFO stays for clients' ready checks (section 3.1).
+    data: ["+@all", "-@dangerous", "-@pubsub", "+info"],
+    // Job queues (Bull) also publish and subscribe to their events, on their own channels.
+    queue: ["+@all", "-@dangerous", "+info"],
+    // Publish and subscribe only: no key can be read or written.
+    pubsub: ["-@all", "+@pubsub", "+@connection", "-@dangerous", "+info"],
+};
+
+/** One service user's rules: the union of what its clients need. */
+export function serviceUserRules(redis: RedisPlan, user: string): string[] {
+    const clients = redis.clients.filter((client) => client.user === user);
+    if (clients.length === 0) {
+        throw new Error(`users.acl: ${user} is used by no Redis client`);
+    }
+    const keys = [...new Set(clients.flatMap((client) => client.keyPatterns))].sort();
+    const channels = [...new Set(clients.flatMap((client) => client.channelPatterns))].sort();
+    const accesses = [...new Set(clients.map((client) => client.access))].sort();
+    const dataCommands = accesses.includes("data") || accesses.includes("queue");
+    const commands = dataCommands ? [...REDIS_ACCESS_COMMANDS.data] : [...REDIS_ACCESS_COMMANDS.pubsub];
+    // Publish/subscribe next to data commands: the data rules without their -@pubsub.
+    if (dataCommands && (accesses.includes("pubsub") || accesses.includes("queue"))) {
+        commands.splice(commands.indexOf("-@pubsub"), 1);
+    }
+    return ["resetkeys", "resetchannels", ...keys.map((pattern) => `~${pattern}`), ...channels.map((pattern) => `&${pattern}`), ...commands];
+}
+
+export function redisUserRules(redis: RedisPlan, user: RedisUserPlan): readonly string[] {
+    return user.kind === "service" ? serviceUserRules(redis, user.name) : REDIS_SYSTEM_RULES[user.kind];
+}
+
+export function renderRedisAcl(redis: RedisPlan, passwordHashes: Readonly<Record<string, string>>): string {
+    // No command runs without a login: the default user is switched off (ACL LOAD would
+    // otherwise recreate it with full access).
+    const lines = ["user default off resetkeys resetchannels -@all\n"];
     for (const user of redis.users) {
         const hash = passwordHashes[user.name];
         if (!hash || !/^#[0-9a-f]{64}$/.test(hash)) {
-            throw new Error(`redis.conf: user ${user.name} needs a SHA-256 password hash`);
+            throw new Error(`users.acl: user ${user.name} needs a SHA-256 password hash`);
         }
-        directives.push(["user", user.name, "reset", "on", hash, ...REDIS_ACL_RULES[user.kind]]);
+        lines.push(`user ${["user", user.name, "reset", "on", hash, ...redisUserRules(redis, user)].slice(1).map(redisArg).join(" ")}\n`);
     }
-    const lines = directives.map(([name, ...args]) => `${name} ${args.map(redisArg).join(" ")}\n`);
-    return renderedHeader("#", "redis.conf") + lines.join("");
+    return lines.join("");
 }

@@ -36,10 +36,40 @@ export function roleAndDatabaseStatements(plan: StackPlan, verifiers: Readonly<R
             `CREATE DATABASE ${sqlIdentifier(database.name)} OWNER ${sqlIdentifier(database.owner)} ENCODING 'UTF8' TEMPLATE template0`,
         );
     }
+    statements.push(...revokePublicConnectStatements(plan.databases.map((database) => database.name)));
     for (const grant of plan.grants.filter((candidate) => candidate.access !== "owner")) {
         statements.push(`GRANT CONNECT ON DATABASE ${sqlIdentifier(grant.database)} TO ${sqlIdentifier(grant.role)}`);
     }
     return statements;
+}
+
+/** Only the grants the plan gives (and pg_hba.conf) decide who reaches an application database. */
+export function revokePublicConnectStatements(databases: readonly string[]): string[] {
+    return databases.map((database) => `REVOKE CONNECT ON DATABASE ${sqlIdentifier(database)} FROM PUBLIC`);
+}
+
+export interface RevokedGrant {
+    role: string;
+    database: string;
+    /** The database's owner (default privileges were granted for it). */
+    owner: string;
+}
+
+/** What undoes a grant inside its database: tables, sequences and default privileges. */
+export function revokeGrantStatements(grant: RevokedGrant): string[] {
+    const role = sqlIdentifier(grant.role);
+    const owner = sqlIdentifier(grant.owner);
+    return [
+        `REVOKE ALL ON ALL TABLES IN SCHEMA public FROM ${role}`,
+        `REVOKE ALL ON ALL SEQUENCES IN SCHEMA public FROM ${role}`,
+        `ALTER DEFAULT PRIVILEGES FOR ROLE ${owner} IN SCHEMA public REVOKE ALL ON TABLES FROM ${role}`,
+        `ALTER DEFAULT PRIVILEGES FOR ROLE ${owner} IN SCHEMA public REVOKE ALL ON SEQUENCES FROM ${role}`,
+    ];
+}
+
+/** Before a role is dropped, in every database: what it owns goes to `newOwner`, its privileges go. */
+export function disownStatements(role: string, newOwner: string): string[] {
+    return [`REASSIGN OWNED BY ${sqlIdentifier(role)} TO ${sqlIdentifier(newOwner)}`, `DROP OWNED BY ${sqlIdentifier(role)}`];
 }
 
 /** Statements run inside one database (schema grants, default privileges, extensions). */

@@ -1,5 +1,5 @@
 // Which resources each component registers, with which inputs and options.
-import { named, ofType, outputValue, plain, isSecretValue, fakePassword, recorded } from "./support/mocks";
+import { configFiles, DYNAMIC, fakePassword, isSecretValue, MOCK_GATEWAY, MOCK_SUBNET, named, ofType, outputValue, plain, recorded, serverConfig } from "./support/mocks";
 import { buildTier, BuiltTier, optionsOf } from "./support/tier";
 
 const CONTAINER = "docker:index/container:Container";
@@ -36,13 +36,14 @@ describe("default stack", () => {
             const options = optionsOf(built, CONTAINER, resource.name);
             expect(options.deleteBeforeReplace).toBe(true);
             expect(options.replaceOnChanges).toEqual(["healthcheck"]);
-            expect(options.additionalSecretOutputs).toEqual(["uploads"]);
+            // No file content travels with a container: a changed file must not replace it.
+            expect(inputs.uploads).toBeUndefined();
         }
         const images = ofType("docker:index/remoteImage:RemoteImage").map((resource) => plain(resource.inputs));
         expect(images.map((image) => image.name).sort()).toEqual([
-            "ghcr.io/cloudnative-pg/pgbouncer:1.26.1",
+            "ghcr.io/cloudnative-pg/pgbouncer:1.25.2",
             "pgvector/pgvector:0.8.1-pg15-bookworm",
-            "qdrant/qdrant:v1.15.4",
+            "qdrant/qdrant:v1.15.4-unprivileged",
             "redis:7.4.6-bookworm",
         ]);
         expect(images.every((image) => image.keepLocally === true)).toBe(true);
@@ -80,34 +81,103 @@ describe("default stack", () => {
                 expect(exposed).not.toContain(password);
             }
         }
-        // Every container's uploads carry a verifier, a hash or a key, so the whole list is sent as a secret.
-        for (const name of ["zentoria-pgbouncer", "zentoria-redis", "zentoria-qdrant", "zentoria-postgres"]) {
-            expect(isSecretValue(named(CONTAINER, name).inputs.uploads)).toBe(true);
+        // Every server's files carry a verifier, a hash or a key, so the whole list is sent as a secret.
+        for (const name of ["zentoria-pgbouncer-config", "zentoria-redis-config", "zentoria-qdrant-config", "zentoria-postgres-config"]) {
+            expect(isSecretValue(named(DYNAMIC, name).inputs.files)).toBe(true);
+            expect(isSecretValue(named(DYNAMIC, name).inputs.access)).toBe(true);
+        }
+        // The official entrypoint keeps what POSTGRES_PASSWORD_FILE names in the server's
+        // environment: the server container is given no password variable at all.
+        expect(JSON.stringify(container("zentoria-postgres").envs)).not.toMatch(/PASSWORD/);
+    });
+
+    test("every server: its files on a config volume mounted read-only, written by its ServerConfig before it starts", () => {
+        const mounts: Record<string, string> = {
+            "zentoria-postgres": "/etc/postgresql",
+            "zentoria-pgbouncer": "/etc/pgbouncer",
+            "zentoria-redis": "/usr/local/etc/redis",
+            "zentoria-qdrant": "/qdrant/zentoria",
+        };
+        for (const [name, path] of Object.entries(mounts)) {
+            const volumes = container(name).volumes as Array<{ volumeName: string; containerPath: string; readOnly?: boolean }>;
+            const configMount = volumes.find((volume) => volume.containerPath === path);
+            expect([name, configMount]).toEqual([name, { volumeName: `${name.replace("zentoria-qdrant", "zentoria-qdrant")}-config`, containerPath: path, readOnly: true }]);
+            expect(serverConfig(`${name}-config`).volume).toBe(`${name}-config`);
+            expect(serverConfig(`${name}-config`).container).toBe(container(name).name);
+            const dependsOn = optionsOf(built, CONTAINER, name).dependsOn as unknown[];
+            expect(dependsOn).toContain((built.tier as any)[{ "zentoria-postgres": "postgres", "zentoria-pgbouncer": "pgbouncer", "zentoria-redis": "redis", "zentoria-qdrant": "qdrant" }[name]!].config);
         }
     });
 
-    test("PostgreSQL: rendered config mounted, data on the named volume, superuser from a verifier file, TCP healthcheck", () => {
+    test("hardening: no new privileges, every capability dropped, read-only root, memory limit, rotated logs", () => {
+        for (const resource of ofType(CONTAINER)) {
+            const inputs = plain(resource.inputs);
+            expect([resource.name, inputs.securityOpts]).toEqual([resource.name, ["no-new-privileges:true"]]);
+            expect([resource.name, inputs.capabilities]).toEqual([resource.name, { drops: ["ALL"], adds: [] }]);
+            expect([resource.name, inputs.readOnly]).toEqual([resource.name, true]);
+            expect(inputs.tmpfs["/tmp"]).toBe("rw,mode=1777");
+            expect(inputs.memory).toBeGreaterThanOrEqual(256);
+            expect(inputs.memorySwap).toBe(inputs.memory);
+            expect(inputs.logDriver).toBe("json-file");
+            expect(inputs.logOpts).toEqual({ "max-size": "10m", "max-file": "3" });
+        }
+        expect(container("zentoria-postgres").user).toBe("postgres");
+        expect(container("zentoria-postgres").shmSize).toBe(256);
+        expect(container("zentoria-postgres").memory).toBe(2048);
+        expect(container("zentoria-redis").user).toBe("redis");
+        expect(container("zentoria-postgres").tmpfs["/var/run/postgresql"]).toBe("rw,mode=1777");
+    });
+
+    test("PostgreSQL: files on its config volume, data on the named volume, the data directory initialised by the image's init step, TCP healthcheck", () => {
         const postgres = container("zentoria-postgres");
+        expect(postgres.name).toBe("zentoria-postgres");
         expect(postgres.command).toEqual(["postgres", "-c", "config_file=/etc/postgresql/postgresql.conf"]);
-        expect(postgres.envs).toEqual([
-            "PGDATA=/var/lib/postgresql/data/pgdata",
-            "POSTGRES_USER=postgres",
-            "POSTGRES_PASSWORD_FILE=/etc/postgresql/superuser-verifier",
-        ]);
-        const files = Object.fromEntries(postgres.uploads.map((upload: any) => [upload.file, upload.content]));
-        expect(Object.keys(files).sort()).toEqual(["/etc/postgresql/pg_hba.conf", "/etc/postgresql/postgresql.conf", "/etc/postgresql/superuser-verifier"]);
-        expect(files["/etc/postgresql/superuser-verifier"]).toMatch(/^SCRAM-SHA-256\$4096:/);
-        expect(files["/etc/postgresql/postgresql.conf"]).toContain("max_connections = 165\n");
-        expect(postgres.volumes).toEqual([{ volumeName: "zentoria-pgdata", containerPath: "/var/lib/postgresql/data" }]);
+        expect(postgres.envs).toEqual(["PGDATA=/var/lib/postgresql/data/pgdata"]);
+        const files = configFiles("zentoria-postgres-config");
+        expect(Object.keys(files).sort()).toEqual(["pg_hba.conf", "pg_ident.conf", "postgresql.conf", "superuser-verifier"]);
+        expect(files["superuser-verifier"]).toMatch(/^SCRAM-SHA-256\$4096:/);
+        expect(files["postgresql.conf"]).toContain("max_connections = 165\n");
+        expect(postgres.volumes).toContainEqual({ volumeName: "zentoria-pgdata", containerPath: "/var/lib/postgresql/data" });
         expect(postgres.healthcheck.tests).toEqual(["CMD", "pg_isready", "-h", "127.0.0.1", "-p", "5432", "-U", "postgres", "-d", "postgres"]);
         expect(postgres.labels).toContainEqual({ label: "zentoria.container", value: "404" });
+        const init = plain(named(DYNAMIC, "zentoria-postgres-data-directory").inputs);
+        expect(init).toMatchObject({ dataVolume: "zentoria-pgdata", configVolume: "zentoria-postgres-config", pgdata: "/var/lib/postgresql/data/pgdata", superuser: "postgres", verifierFile: "superuser-verifier", majorVersion: 15 });
+        expect(optionsOf(built, CONTAINER, "zentoria-postgres").dependsOn).toContain(built.tier.postgres.dataDirectory);
+    });
+
+    test("PostgreSQL: settings split by what applying them takes, from PostgreSQL's own contexts", () => {
+        const config = serverConfig("zentoria-postgres-config");
+        expect(Object.keys(config.restart).sort()).toEqual(["hba_file", "ident_file", "listen_addresses", "max_connections", "port", "shared_buffers", "superuser_reserved_connections", "unix_socket_directories"]);
+        expect(config.live).toMatchObject({ idle_in_transaction_session_timeout: "60s", password_encryption: "scram-sha-256", default_text_search_config: "pg_catalog.english", timezone: "Etc/UTC" });
+        expect(config.live["pg_hba.conf"]).toContain(`host  all  postgres  ${MOCK_GATEWAY}/32  scram-sha-256`);
+    });
+
+    test("pg_hba.conf: the superuser only over the socket and from the gateway, each role to its own databases, a reject last", () => {
+        const rules = configFiles("zentoria-postgres-config")["pg_hba.conf"].split("\n").filter((line) => /^(local|host)/.test(line));
+        expect(rules).toEqual([
+            "local  all  postgres  peer map=superuser",
+            "local  all  all  reject",
+            `host  all  postgres  ${MOCK_GATEWAY}/32  scram-sha-256`,
+            `host  n8n,zentoria_main  n8n_app  ${MOCK_SUBNET}  scram-sha-256`,
+            `host  n8n,zentoria_main,zentoria_vectors  readonly  ${MOCK_SUBNET}  scram-sha-256`,
+            `host  zentoria_main,zentoria_vectors  zentoria_app  ${MOCK_SUBNET}  scram-sha-256`,
+            `host  n8n,postgres,zentoria_main,zentoria_vectors  zentoria_monitor  ${MOCK_SUBNET}  scram-sha-256`,
+            "host  all  all  0.0.0.0/0  reject",
+            "host  all  all  ::/0  reject",
+        ]);
+        expect(configFiles("zentoria-postgres-config")["pg_ident.conf"]).toContain("superuser  postgres  postgres\n");
     });
 
     test("data volumes survive pulumi destroy by default", () => {
         const volumes = ofType(VOLUME).map((resource) => [plain(resource.inputs).name, optionsOf(built, VOLUME, resource.name).retainOnDelete]);
         expect(volumes.sort()).toEqual([
+            ["zentoria-pgbouncer-config", undefined],
             ["zentoria-pgdata", true],
+            ["zentoria-postgres-config", undefined],
+            ["zentoria-qdrant-config", undefined],
+            ["zentoria-qdrant-snapshots", true],
             ["zentoria-qdrant-storage", true],
+            ["zentoria-redis-config", undefined],
             ["zentoria-redis-data", true],
         ]);
     });
@@ -118,9 +188,13 @@ describe("default stack", () => {
         expect(pgbouncer.command).toEqual(["/etc/pgbouncer/pgbouncer.ini"]);
         expect(pgbouncer.ulimits).toEqual([{ name: "nofile", soft: 4096, hard: 4096 }]);
         expect(pgbouncer.healthcheck.tests).toEqual(["CMD", "pg_isready", "-h", "127.0.0.1", "-p", "6432", "-d", "pgbouncer", "-U", "pgbouncer"]);
-        const files = Object.fromEntries(pgbouncer.uploads.map((upload: any) => [upload.file, upload.content]));
-        expect(files["/etc/pgbouncer/pgbouncer.ini"]).toContain("pool_mode = transaction\n");
-        const userlist: string = files["/etc/pgbouncer/userlist.txt"];
+        // PgBouncer 1.23+ waits for every client on SIGTERM; SIGINT lets running transactions finish, then exits.
+        expect(pgbouncer.stopSignal).toBe("SIGINT");
+        const files = configFiles("zentoria-pgbouncer-config");
+        expect(files["pgbouncer.ini"]).toContain("pool_mode = transaction\n");
+        expect(serverConfig("zentoria-pgbouncer-config").live).toMatchObject({ pool_mode: "transaction", "databases.zentoria_main": "host=zentoria-postgres port=5432 dbname=zentoria_main pool_size=20" });
+        expect(serverConfig("zentoria-pgbouncer-config").restart).toEqual({});
+        const userlist: string = files["userlist.txt"];
         expect(userlist.trim().split("\n").map((line) => line.split(" ")[0])).toEqual(['"n8n_app"', '"pgbouncer"', '"zentoria_app"', '"zentoria_monitor"']);
         for (const password of generatedPasswords()) {
             expect(userlist).not.toContain(password);
@@ -132,36 +206,52 @@ describe("default stack", () => {
     });
 
     test("PgBouncer's verifiers are the ones its roles get in PostgreSQL", async () => {
-        const userlist: string = container("zentoria-pgbouncer").uploads.find((upload: any) => upload.file.endsWith("userlist.txt")).content;
+        const userlist = configFiles("zentoria-pgbouncer-config")["userlist.txt"];
         for (const role of ["zentoria_app", "n8n_app", "zentoria_monitor"]) {
             const password = plain(named("postgresql:index/role:Role", `zentoria-schema-role-${role}`).inputs).password;
             expect(userlist).toContain(`"${role}" "${password}"`);
+            // A rotation reaches PostgreSQL and PgBouncer in one step, through PgBouncerConfig.
+            expect(optionsOf(built, "postgresql:index/role:Role", `zentoria-schema-role-${role}`).ignoreChanges).toEqual(["password"]);
         }
+        expect(optionsOf(built, "postgresql:index/role:Role", "zentoria-schema-role-readonly").ignoreChanges).toBeUndefined();
     });
 
-    test("Redis: rendered config with hashed ACL passwords, persistence volume, authenticated healthcheck", () => {
+    test("Redis: config and ACL file on its config volume, hashed passwords, persistence volume, authenticated healthcheck", () => {
         const redis = container("zentoria-redis");
         expect(redis.command).toEqual(["redis-server", "/usr/local/etc/redis/redis.conf"]);
-        expect(redis.volumes).toEqual([{ volumeName: "zentoria-redis-data", containerPath: "/data" }]);
-        expect(redis.ulimits).toEqual([{ name: "nofile", soft: 1032, hard: 1032 }]);
+        expect(redis.volumes).toContainEqual({ volumeName: "zentoria-redis-data", containerPath: "/data" });
+        expect(redis.ulimits).toEqual([{ name: "nofile", soft: 4096, hard: 4096 }]);
         expect(redis.healthcheck.tests[0]).toBe("CMD-SHELL");
-        expect(redis.healthcheck.tests[1]).toContain("--user healthcheck --pass \"$(cat /usr/local/etc/redis/healthcheck.pass)\"");
-        const conf: string = redis.uploads.find((upload: any) => upload.file.endsWith("redis.conf")).content;
-        expect(conf).toContain("user default reset\n");
-        expect(conf).toMatch(/^user backend reset on #[0-9a-f]{64} /m);
+        // The password reaches redis-cli in its environment, never on its command line.
+        expect(redis.healthcheck.tests[1]).toContain('REDISCLI_AUTH="$(cat /usr/local/etc/redis/healthcheck.pass)" redis-cli');
+        expect(redis.healthcheck.tests[1]).not.toContain("--pass");
+        const files = configFiles("zentoria-redis-config");
+        expect(files["redis.conf"]).toContain("aclfile /usr/local/etc/redis/users.acl\n");
+        expect(files["redis.conf"]).not.toMatch(/^user /m);
+        expect(files["users.acl"]).toMatch(/^user default off /m);
+        expect(files["users.acl"]).toMatch(/^user backend reset on #[0-9a-f]{64} /m);
         for (const password of generatedPasswords()) {
-            expect(conf).not.toContain(password);
+            expect(files["redis.conf"] + files["users.acl"]).not.toContain(password);
         }
+        const config = serverConfig("zentoria-redis-config");
+        expect(config.restart).toEqual({ databases: 16 });
+        expect(config.live).toMatchObject({ maxclients: 1000, "maxmemory-policy": "noeviction", "tcp-keepalive": 30 });
     });
 
     test("Qdrant: API keys in the mounted config file, not in env vars; readiness probe without curl", () => {
         const qdrant = container("zentoria-qdrant");
-        expect(qdrant.envs).toBeUndefined();
-        expect(qdrant.volumes).toEqual([{ volumeName: "zentoria-qdrant-storage", containerPath: "/qdrant/storage" }]);
+        expect(qdrant.envs).toEqual(["QDRANT_INIT_FILE_PATH=/tmp/.qdrant-initialized"]);
+        expect(qdrant.command).toEqual(["./entrypoint.sh", "--config-path", "/qdrant/zentoria/config.yaml"]);
+        expect(qdrant.volumes).toContainEqual({ volumeName: "zentoria-qdrant-storage", containerPath: "/qdrant/storage" });
+        // Snapshots on a volume, not under the image's WORKDIR (pitfall 25).
+        expect(qdrant.volumes).toContainEqual({ volumeName: "zentoria-qdrant-snapshots", containerPath: "/qdrant/snapshots" });
         expect(qdrant.healthcheck.tests.slice(0, 2)).toEqual(["CMD", "bash"]);
         expect(qdrant.healthcheck.tests[3]).toContain("/dev/tcp/127.0.0.1/6333");
-        const config: string = qdrant.uploads[0].content;
-        expect(qdrant.uploads[0].file).toBe("/qdrant/config/production.yaml");
+        const config = configFiles("zentoria-qdrant-config")["config.yaml"];
+        expect(config).toContain('snapshots_path: "/qdrant/snapshots"');
+        // Every change restarts Qdrant, and the preview says so without showing a key.
+        expect(Object.keys(serverConfig("zentoria-qdrant-config").restart)).toEqual(["config.yaml"]);
+        expect(JSON.stringify(serverConfig("zentoria-qdrant-config").restart)).not.toContain(fakePassword("qdrant-api-key-password"));
         expect(config).toContain(`api_key: "${fakePassword("qdrant-api-key-password")}"`);
         expect(config).toContain(`read_only_api_key: "${fakePassword("qdrant-read-only-api-key-password")}"`);
     });
@@ -171,6 +261,17 @@ describe("default stack", () => {
         expect(provider).toMatchObject({ host: "127.0.0.1", port: "5432", username: "postgres", sslmode: "disable", superuser: "true", database: "postgres" });
         const dependsOn = optionsOf(built, "pulumi:providers:postgresql", "zentoria-schema-provider").dependsOn as unknown[];
         expect(dependsOn).toContain(built.tier.postgres.container);
+        // And after a restart that a config change brings, in the same `up`.
+        expect(dependsOn).toContain(built.tier.postgres.config);
+    });
+
+    test("removing a role or grant from the plan takes the access away: the reconciler knows every role, grant and database", () => {
+        const access = plain(named(DYNAMIC, "zentoria-schema-access").inputs);
+        expect(access.roles).toEqual(["n8n_app", "readonly", "zentoria_app", "zentoria_monitor"]);
+        expect(access.databases).toEqual(["n8n", "zentoria_main", "zentoria_vectors"]);
+        expect(access.retainObjects).toBe(true);
+        expect(access.socket).toEqual({ container: "zentoria-postgres", superuser: "postgres", socketDirectory: "/var/run/postgresql", port: 5432 });
+        expect(access.grants).toContainEqual({ role: "readonly", database: "n8n", access: "readonly", owner: "n8n_app" });
     });
 
     test("roles of section 2.5 with their CONNECTION LIMITs, statement_timeout and SCRAM verifiers; none for the superuser", () => {
@@ -267,6 +368,7 @@ describe("config switches", () => {
     test("retainDataOnDestroy false: volumes are deleted with the stack", async () => {
         const built = await buildTier({ postgres: { retainDataOnDestroy: false } });
         expect(optionsOf(built, VOLUME, "zentoria-postgres-data").retainOnDelete).toBe(false);
+        expect(plain(named(DYNAMIC, "zentoria-schema-access").inputs).retainObjects).toBe(false);
         expect(optionsOf(built, "postgresql:index/database:Database", "zentoria-schema-db-zentoria_main").retainOnDelete).toBe(false);
         expect(optionsOf(built, VOLUME, "zentoria-redis-data").retainOnDelete).toBe(true);
     });
@@ -283,7 +385,7 @@ describe("config switches", () => {
 
     test("another bind address and prefix move every name and port", async () => {
         await buildTier({ prefix: "zentoria-e2e", postgres: { hostPort: 15432 }, pgbouncer: { hostPort: 16432 } });
-        expect(container("zentoria-postgres").name).toBe("zentoria-e2e-db");
+        expect(container("zentoria-postgres").name).toBe("zentoria-e2e-postgres");
         expect(container("zentoria-pgbouncer").name).toBe("zentoria-e2e-pgbouncer");
         expect(container("zentoria-postgres").ports).toEqual([{ internal: 5432, external: 15432, ip: "127.0.0.1", protocol: "tcp" }]);
         expect(plain(named("pulumi:providers:postgresql", "zentoria-schema-provider").inputs).port).toBe("15432");

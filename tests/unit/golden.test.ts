@@ -2,16 +2,11 @@
 // Credentials come from the mocks (deterministic fake values). UPDATE_GOLDEN=1 rewrites them.
 import * as fs from "fs";
 import * as path from "path";
-import { named, outputValue, plain, recorded } from "./support/mocks";
+import { configFiles, outputValue, recorded } from "./support/mocks";
 import { REPO_ROOT } from "./support/config";
 import { runProgram, stackConfigValues } from "./support/program";
 
 const GOLDEN_DIR = path.join(REPO_ROOT, "tests/golden/dev");
-
-function uploadsOf(containerName: string): Record<string, string> {
-    const container = named("docker:index/container:Container", containerName);
-    return Object.fromEntries((plain(container.inputs.uploads) as Array<{ file: string; content: string }>).map((upload) => [upload.file, upload.content]));
-}
 
 function checkGolden(file: string, actual: string): void {
     const goldenPath = path.join(GOLDEN_DIR, file);
@@ -37,15 +32,17 @@ describe("dev stack: rendered files", () => {
     });
 
     test.each([
-        ["zentoria-postgres", "/etc/postgresql/postgresql.conf", "postgresql.conf"],
-        ["zentoria-postgres", "/etc/postgresql/pg_hba.conf", "pg_hba.conf"],
-        ["zentoria-postgres", "/etc/postgresql/superuser-verifier", "superuser-verifier"],
-        ["zentoria-pgbouncer", "/etc/pgbouncer/pgbouncer.ini", "pgbouncer.ini"],
-        ["zentoria-pgbouncer", "/etc/pgbouncer/userlist.txt", "userlist.txt"],
-        ["zentoria-redis", "/usr/local/etc/redis/redis.conf", "redis.conf"],
-        ["zentoria-qdrant", "/qdrant/config/production.yaml", "qdrant-production.yaml"],
-    ])("%s %s", (container, file, golden) => {
-        checkGolden(golden, uploadsOf(container)[file]);
+        ["zentoria-postgres-config", "postgresql.conf", "postgresql.conf"],
+        ["zentoria-postgres-config", "pg_hba.conf", "pg_hba.conf"],
+        ["zentoria-postgres-config", "pg_ident.conf", "pg_ident.conf"],
+        ["zentoria-postgres-config", "superuser-verifier", "superuser-verifier"],
+        ["zentoria-pgbouncer-config", "pgbouncer.ini", "pgbouncer.ini"],
+        ["zentoria-pgbouncer-config", "userlist.txt", "userlist.txt"],
+        ["zentoria-redis-config", "redis.conf", "redis.conf"],
+        ["zentoria-redis-config", "users.acl", "users.acl"],
+        ["zentoria-qdrant-config", "config.yaml", "qdrant-config.yaml"],
+    ])("%s %s", (serverConfig, file, golden) => {
+        checkGolden(golden, configFiles(serverConfig)[file]);
     });
 
     test("each service's .env and the operators'", async () => {

@@ -35,7 +35,7 @@ describe("dev stack", () => {
             "zentoria:index:Qdrant": 1,
             "docker:index/network:Network": 1,
             "docker:index/remoteImage:RemoteImage": 4,
-            "docker:index/volume:Volume": 3,
+            "docker:index/volume:Volume": 8,
             "docker:index/container:Container": 4,
             "random:index/randomPassword:RandomPassword": 15,
             "random:index/randomBytes:RandomBytes": 6,
@@ -45,6 +45,8 @@ describe("dev stack", () => {
             "postgresql:index/extension:Extension": 1,
             "postgresql:index/grant:Grant": 15,
             "postgresql:index/defaultPrivileges:DefaultPrivileges": 8,
+            // A ServerConfig per server, PostgreSQL's data directory, the access reconciler.
+            "pulumi-nodejs:dynamic:Resource": 6,
         });
         // Every resource of the provider goes through the explicit provider, never a default one.
         for (const resource of recorded.filter((candidate) => candidate.type.startsWith("postgresql:index/"))) {
@@ -141,6 +143,6 @@ test("bad config: the program stops with every problem before registering anythi
 
 test("the prod stack builds with its own names and ports", async () => {
     const outputs = await runProgram(stackConfigValues("prod"));
-    expect(outputs.summary.postgres).toMatchObject({ container: "zentoria-prod-db", published: "127.0.0.1:15432", volume: "zentoria-prod-pgdata" });
+    expect(outputs.summary.postgres).toMatchObject({ container: "zentoria-prod-postgres", published: "127.0.0.1:15432", volume: "zentoria-prod-pgdata" });
     expect(ofType("docker:index/container:Container").length).toBe(4);
 });

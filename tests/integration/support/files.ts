@@ -5,9 +5,9 @@ import * as path from "path";
 import { StackPlan } from "../../../config/plan";
 import { ServerLayout } from "../../../render/layout";
 import { pgbouncerUserlistEntries, renderPgbouncerIni, renderUserlist } from "../../../render/pgbouncer";
-import { renderPgHbaConf, renderPostgresqlConf } from "../../../render/postgresql";
-import { renderRedisConf } from "../../../render/redis";
-import { Secrets } from "./plan";
+import { hbaRules, renderPgHbaConf, renderPgIdentConf, renderPostgresqlConf } from "../../../render/postgresql";
+import { renderRedisAcl, renderRedisConf } from "../../../render/redis";
+import { Secrets, TEST_NETWORK } from "./plan";
 
 export type ServerName = "postgres" | "pgbouncer" | "redis";
 
@@ -25,7 +25,8 @@ export interface ServerFile {
 export function postgresFiles(plan: StackPlan, layout: ServerLayout, secrets: Secrets): ServerFile[] {
     return [
         { server: "postgres", path: layout.postgres.configFile, content: renderPostgresqlConf(plan, layout) },
-        { server: "postgres", path: layout.postgres.hbaFile, content: renderPgHbaConf() },
+        { server: "postgres", path: layout.postgres.hbaFile, content: renderPgHbaConf(hbaRules(plan, TEST_NETWORK)) },
+        { server: "postgres", path: layout.postgres.identFile, content: renderPgIdentConf(plan) },
         // components/dataTier.ts: the superuser's verifier, read by initdb (POSTGRES_PASSWORD_FILE).
         { server: "postgres", path: layout.postgres.superuserVerifierFile, content: secrets.verifiers[plan.postgres.superuser] },
     ];
@@ -41,7 +42,8 @@ export function pgbouncerFiles(plan: StackPlan, layout: ServerLayout, secrets: S
 
 export function redisFiles(plan: StackPlan, layout: ServerLayout, secrets: Secrets): ServerFile[] {
     return [
-        { server: "redis", path: layout.redis.configFile, content: renderRedisConf(plan.redis, layout, secrets.redisHashes) },
+        { server: "redis", path: layout.redis.configFile, content: renderRedisConf(plan.redis, layout) },
+        { server: "redis", path: layout.redis.aclFile, content: renderRedisAcl(plan.redis, secrets.redisHashes) },
         {
             server: "redis",
             path: layout.redis.healthcheckPasswordFile,

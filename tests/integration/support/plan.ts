@@ -52,26 +52,39 @@ export function testLayout(dir: string, pgbouncerDir = path.join(dir, "pgbouncer
         listenAddress: LOOPBACK,
         postgresHost: LOOPBACK,
         postgres: {
+            configDirectory: path.join(dir, "postgres"),
             configFile: path.join(dir, "postgres", "postgresql.conf"),
             hbaFile: path.join(dir, "postgres", "pg_hba.conf"),
+            identFile: path.join(dir, "postgres", "pg_ident.conf"),
             superuserVerifierFile: path.join(dir, "postgres", "superuser-verifier"),
             socketDirectory: path.join(dir, "postgres", "run"),
         },
         pgbouncer: {
+            configDirectory: pgbouncerDir,
             configFile: path.join(pgbouncerDir, "pgbouncer.ini"),
             userlistFile: path.join(pgbouncerDir, "userlist.txt"),
         },
         redis: {
+            configDirectory: path.join(dir, "redis"),
             configFile: path.join(dir, "redis", "redis.conf"),
+            aclFile: path.join(dir, "redis", "users.acl"),
             dataDirectory: path.join(dir, "redis", "data"),
             healthcheckPasswordFile: path.join(dir, "redis", "healthcheck.pass"),
         },
         qdrant: {
-            configFile: path.join(dir, "qdrant", "production.yaml"),
+            configDirectory: path.join(dir, "qdrant"),
+            configFile: path.join(dir, "qdrant", "config.yaml"),
             storageDirectory: path.join(dir, "qdrant", "storage"),
+            snapshotsDirectory: path.join(dir, "qdrant", "snapshots"),
         },
     };
 }
+
+/**
+ * The servers run on the loopback interface: every client comes from 127.0.0.1, which plays the
+ * Docker network's gateway (the host side, where the superuser may log in from) as well.
+ */
+export const TEST_NETWORK = { subnet: "127.0.0.0/8", gateway: LOOPBACK } as const;
 
 /** The test's stand-in for publishedEndpoints(plan): the loopback address and the test ports. */
 export function testEndpoints(plan: StackPlan): Endpoints {

@@ -21,6 +21,9 @@ export function fakeSaltBase64(name: string): string {
     return createHash("sha256").update(`salt:${name}`).digest().subarray(0, 16).toString("base64");
 }
 
+export const MOCK_SUBNET = "172.30.0.0/16";
+export const MOCK_GATEWAY = "172.30.0.1";
+
 const SECRET_SIG = "4dabf18193072939515e22adb298388d";
 const SECRET_VALUE = "1b47061264138c4ac30d75fd1eb44270";
 
@@ -57,6 +60,10 @@ export async function installMocks(project = "zentoria", stack = "dev", preview 
                     case "random:index/randomBytes:RandomBytes":
                         state.base64 = fakeSaltBase64(args.name);
                         break;
+                    case "docker:index/network:Network":
+                        // What Docker assigns a new bridge network.
+                        state.ipamConfigs = [{ subnet: MOCK_SUBNET, gateway: MOCK_GATEWAY }];
+                        break;
                     case "docker:index/remoteImage:RemoteImage":
                         state.imageId = `sha256:${createHash("sha256").update(args.inputs.name).digest("hex")}`;
                         break;
@@ -77,9 +84,18 @@ export function outputValue<T>(output: pulumi.Output<T>): Promise<T> {
     return new Promise((resolve) => output.apply((value) => resolve(value)));
 }
 
-/** Lets the mock monitor receive every registration the program made. */
-export function settle(): Promise<void> {
-    return new Promise((resolve) => setTimeout(resolve, 50));
+/**
+ * Lets the mock monitor receive every registration the program made: waits until no new
+ * resource has arrived for a while (dynamic resources serialize their provider first, which
+ * takes longer on a busy machine).
+ */
+export async function settle(quietMs = 300, timeoutMs = 60_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    let count = -1;
+    while (Date.now() < deadline && count !== recorded.length) {
+        count = recorded.length;
+        await new Promise((resolve) => setTimeout(resolve, quietMs));
+    }
 }
 
 export function ofType(type: string): RecordedResource[] {
@@ -92,4 +108,16 @@ export function named(type: string, name: string): RecordedResource {
         throw new Error(`no ${type} named ${name}; have: ${ofType(type).map((r) => r.name).join(", ")}`);
     }
     return found;
+}
+
+export const DYNAMIC = "pulumi-nodejs:dynamic:Resource";
+
+/** A ServerConfig's inputs, secrets unwrapped (name: e.g. zentoria-postgres-config). */
+export function serverConfig(name: string): Record<string, any> {
+    return plain(named(DYNAMIC, name).inputs);
+}
+
+/** The files a ServerConfig writes onto its config volume, by file name. */
+export function configFiles(name: string): Record<string, string> {
+    return Object.fromEntries((serverConfig(name).files as Array<{ name: string; content: string }>).map((file) => [file.name, file.content]));
 }

@@ -69,7 +69,8 @@ servers.test("SHOW DATABASES lists exactly the plan's pools, each with its pool_
                         database: pool.database,
                         pool_size: pool.poolSize,
                         min_pool_size: pgbouncer.minPoolSize,
-                        reserve_pool: pgbouncer.reservePoolSize,
+                        // PgBouncer 1.24 renamed SHOW DATABASES' reserve_pool column.
+                        reserve_pool_size: pgbouncer.reservePoolSize,
                         max_connections: pgbouncer.maxDbConnections,
                         paused: 0,
                         disabled: 0,

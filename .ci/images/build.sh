@@ -337,6 +337,9 @@ if [ "$mode" = print ]; then
 	wanted=("${IMAGES[@]}")
 	[ "${#only[@]}" -eq 0 ] || wanted=("${only[@]}")
 	for suite in "${SUITES[@]}"; do
+		needed=''
+		for id in "${wanted[@]}"; do [ "$(suite_of "$id")" = "$suite" ] && needed=yes; done
+		[ "${#only[@]}" -eq 0 ] || [ -n "$needed" ] || continue
 		base_up_to_date "$suite" || die "$(base_ref "$suite") is missing or out of date; run $0"
 	done
 	refs=()

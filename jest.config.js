@@ -1,6 +1,7 @@
-// Three layers: unit (mocks, rendered files; `npm test`), integration (real PostgreSQL,
-// PgBouncer and Redis processes; `npm run test:integration`), e2e (`pulumi up` on Docker;
-// `npm run test:e2e`).
+// Four layers: unit (mocks, rendered files; `npm test`), policy (the policy pack's rules, the
+// program under mocks against them, the CI workflow; `npm run test:policy`), integration (real
+// PostgreSQL, PgBouncer and Redis processes; `npm run test:integration`), e2e (`pulumi up` on
+// Docker; `npm run test:e2e`).
 const common = {
     preset: "ts-jest",
     testEnvironment: "node",
@@ -10,6 +11,7 @@ const common = {
 module.exports = {
     projects: [
         { ...common, displayName: "unit", testMatch: ["<rootDir>/tests/unit/**/*.test.ts"] },
+        { ...common, displayName: "policy", testMatch: ["<rootDir>/tests/policy/**/*.test.ts"] },
         { ...common, displayName: "integration", testMatch: ["<rootDir>/tests/integration/**/*.test.ts"] },
         { ...common, displayName: "e2e", testMatch: ["<rootDir>/tests/e2e/**/*.test.ts"] },
     ],

@@ -1,7 +1,6 @@
 // Calls the policies the way @pulumi/policy's analyzer server (node_modules/@pulumi/policy/server.js)
 // does: properties deserialized by the framework's own deserializer (secrets unwrapped) and
-// wrapped in its unknown-checking proxy. It lives in policy/ because only code there resolves
-// @pulumi/policy (policy/node_modules); tests/policy imports it from here.
+// wrapped in its unknown-checking proxy. tests/policy imports it from here.
 import {
     PolicyResource,
     PolicyResourceOptions,

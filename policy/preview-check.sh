@@ -10,7 +10,7 @@
 #      cannot reach, must fail on each of them.
 # Nothing is deployed: previews only, in copies of the program under a temporary directory.
 #
-# Needs `npm ci` and `npm ci --prefix policy`, Docker (the docker provider's preview), and the
+# Needs `npm ci` (the pack is a workspace of the root), Docker (the docker provider's preview), and the
 # Pulumi toolchain: `pulumi` on PATH (eval "$(bash .ci/toolchain.sh)"), or else the env.sh that
 # .ci/toolchain.sh leaves in ${ZENTORIA_CACHE:-$HOME/.cache/zentoria}/toolchain.
 # Prints one line per case and "preview-check: N passed, M failed"; exits 1 if any case failed.
@@ -32,7 +32,7 @@ if ! command -v pulumi >/dev/null; then
 fi
 command -v pulumi >/dev/null || die "pulumi is not on PATH"
 [[ -d "$ROOT/node_modules/@pulumi/pulumi" ]] || die "run npm ci in $ROOT first"
-[[ -d "$PACK/node_modules/@pulumi/policy" ]] || die "run npm ci --prefix policy first"
+[[ -d "$ROOT/node_modules/@pulumi/policy" ]] || die "run npm ci in $ROOT first (it installs the policy pack's dependencies too)"
 
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/zentoria-preview-check.XXXXXX")"
 trap 'rm -rf "$WORK"' EXIT

@@ -9,7 +9,7 @@
 //   - a volume never gets an exception label (volumeLabels): replacing a data volume because
 //     a label changed could delete the data. The exceptions sit on the service's container,
 //     which the policies find by the same stack and service labels.
-import { StackPlan } from "../config/plan";
+import type { StackPlan } from "../config/plan";
 
 export const LABEL = {
     /** The stack's prefix (zentoria:prefix): which deployment the resource belongs to. */

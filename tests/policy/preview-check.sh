@@ -44,7 +44,8 @@ command -v pulumi >/dev/null || die "pulumi is not on PATH"
 grep -qx 'runtime: nodejs' "$PACK/PulumiPolicy.yaml" || die "policy/PulumiPolicy.yaml does not declare runtime: nodejs"
 
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/zentoria-preview-check.XXXXXX")"
-trap 'rm -rf "$WORK"' EXIT
+# ZENTORIA_PREVIEW_CHECK_KEEP=1 keeps the work directory (each case's log) for a look afterwards.
+trap '[[ -n "${ZENTORIA_PREVIEW_CHECK_KEEP:-}" ]] || rm -rf "$WORK"' EXIT
 mkdir -p "$WORK/state"
 export PULUMI_BACKEND_URL="file://$WORK/state"
 export PULUMI_CONFIG_PASSPHRASE="preview-check"

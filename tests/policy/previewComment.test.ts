@@ -68,7 +68,7 @@ describe("preview-comment", () => {
             "| ⚠️ advisory | `container-restart-policy`",
         ]);
         expect(rows[5]).toBe(
-            "| ❌ mandatory | `no-public-port` | docker:index/container:Container: fixture-redis | fixture-redis publishes container port 6379/tcp as host port 16399 on address 0.0.0.0; publish on 127.0.0.1, or set zentoria:allowPublicBind: true in the stack config. |",
+            "| ❌ mandatory | `no-public-port` | docker:index/container:Container: fixture-redis | fixture-redis publishes container port 6379/tcp as host port 16399 on address 0.0.0.0; publish on 127.0.0.1, or set zentoria:bindAddress with zentoria:allowPublicBind: true in the stack config (the program then labels the container zentoria.public-bind=<address>). |",
         );
     });
 

@@ -2,6 +2,7 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import { ContainersPlan, Publish } from "../config/plan";
+import { volumeLabels } from "../render/labels";
 
 export interface HealthcheckTiming {
     interval: string;
@@ -33,7 +34,7 @@ export function localImage(name: string, image: string, parent: pulumi.Resource)
     return new docker.RemoteImage(name, { name: image, keepLocally: true }, { parent });
 }
 
-function volumeLabels(labels: Record<string, string>): docker.types.input.VolumeLabel[] {
+function labelList(labels: Record<string, string>): docker.types.input.VolumeLabel[] {
     return Object.entries(labels).map(([label, value]) => ({ label, value }));
 }
 
@@ -42,7 +43,8 @@ function volumeLabels(labels: Record<string, string>): docker.types.input.Volume
  * later `pulumi up` with the same name picks the data up again.
  */
 export function dataVolume(name: string, volumeName: string, retainOnDestroy: boolean, labels: Record<string, string>, parent: pulumi.Resource): docker.Volume {
-    return new docker.Volume(name, { name: volumeName, labels: volumeLabels(labels) }, { parent, retainOnDelete: retainOnDestroy });
+    // Identity labels only: a volume is replaced when its labels change (see render/labels.ts).
+    return new docker.Volume(name, { name: volumeName, labels: labelList(volumeLabels(labels)) }, { parent, retainOnDelete: retainOnDestroy });
 }
 
 /**
@@ -50,7 +52,7 @@ export function dataVolume(name: string, volumeName: string, retainOnDestroy: bo
  * mounted read-only into the server. Nothing on it is data: it goes with the stack.
  */
 export function configVolume(name: string, volumeName: string, labels: Record<string, string>, parent: pulumi.Resource): docker.Volume {
-    return new docker.Volume(name, { name: volumeName, labels: volumeLabels({ ...labels, "zentoria.volume": "config" }) }, { parent });
+    return new docker.Volume(name, { name: volumeName, labels: labelList({ ...volumeLabels(labels), "zentoria.volume": "config" }) }, { parent });
 }
 
 export function containerLabels(labels: Record<string, string>): docker.types.input.ContainerLabel[] {

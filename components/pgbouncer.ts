@@ -5,6 +5,7 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import { StackPlan } from "../config/plan";
+import { serviceLabels } from "../render/labels";
 import { CONTAINER_LAYOUT } from "../render/layout";
 import { pgbouncerLiveSettings, pgbouncerUserlistEntries, renderPgbouncerIni, renderUserlist } from "../render/pgbouncer";
 import { ScramLogin } from "./credentials";
@@ -63,7 +64,7 @@ export class PgBouncer extends pulumi.ComponentResource {
         const { plan } = args;
         const pgbouncer = plan.pgbouncer;
         const layout = CONTAINER_LAYOUT;
-        const labels = { "zentoria.stack": plan.prefix, "zentoria.service": "pgbouncer", "zentoria.container": "404" };
+        const labels = serviceLabels(plan, "pgbouncer");
         const owner = `${PGBOUNCER_OS_USER}:${PGBOUNCER_OS_USER}`;
         const fileName = (path: string) => path.slice(layout.pgbouncer.configDirectory.length + 1);
 

@@ -6,6 +6,7 @@ import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import { StackPlan } from "../config/plan";
 import { needsRestart } from "../config/postgresSettings";
+import { serviceLabels } from "../render/labels";
 import { CONTAINER_LAYOUT } from "../render/layout";
 import { hbaRules, NetworkAddresses, postgresSettings, renderPgHbaConf, renderPgIdentConf, renderPostgresqlConf } from "../render/postgresql";
 import { PgbouncerConsoleAccess } from "./live/consoles";
@@ -56,7 +57,7 @@ export class Postgres extends pulumi.ComponentResource {
         const { plan } = args;
         const postgres = plan.postgres;
         const layout = CONTAINER_LAYOUT;
-        const labels = { "zentoria.stack": plan.prefix, "zentoria.service": "postgres", "zentoria.container": "404" };
+        const labels = serviceLabels(plan, "postgres");
         const owner = `${POSTGRES_OS_USER}:${POSTGRES_OS_USER}`;
         const fileName = (path: string) => path.slice(layout.postgres.configDirectory.length + 1);
 

@@ -6,6 +6,7 @@ import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import { createHash } from "crypto";
 import { StackPlan } from "../config/plan";
+import { serviceLabels } from "../render/labels";
 import { CONTAINER_LAYOUT } from "../render/layout";
 import { renderQdrantConfig } from "../render/qdrant";
 import { ServerConfig } from "./live/serverConfig";
@@ -41,7 +42,7 @@ export class Qdrant extends pulumi.ComponentResource {
         const { plan } = args;
         const qdrant = plan.qdrant;
         const layout = CONTAINER_LAYOUT;
-        const labels = { "zentoria.stack": plan.prefix, "zentoria.service": "qdrant" };
+        const labels = serviceLabels(plan, "qdrant");
         const fileName = (path: string) => path.slice(layout.qdrant.configDirectory.length + 1);
 
         this.configFile = pulumi.secret(

@@ -4,6 +4,7 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import { StackPlan } from "../config/plan";
+import { serviceLabels } from "../render/labels";
 import { CONTAINER_LAYOUT } from "../render/layout";
 import { redisLiveSettings, redisRestartSettings, renderRedisAcl, renderRedisConf } from "../render/redis";
 import { RedisLogin } from "./credentials";
@@ -34,7 +35,7 @@ export class Redis extends pulumi.ComponentResource {
         const { plan } = args;
         const redis = plan.redis;
         const layout = CONTAINER_LAYOUT;
-        const labels = { "zentoria.stack": plan.prefix, "zentoria.service": "redis", "zentoria.container": "410" };
+        const labels = serviceLabels(plan, "redis");
         const owner = `${REDIS_OS_USER}:${REDIS_OS_USER}`;
         const fileName = (path: string) => path.slice(layout.redis.configDirectory.length + 1);
 

@@ -2,7 +2,7 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import { ContainersPlan, Publish } from "../config/plan";
-import { volumeLabels } from "../render/labels";
+import { CONFIG_VOLUME, LABEL, volumeLabels } from "../render/labels";
 
 export interface HealthcheckTiming {
     interval: string;
@@ -52,7 +52,7 @@ export function dataVolume(name: string, volumeName: string, retainOnDestroy: bo
  * mounted read-only into the server. Nothing on it is data: it goes with the stack.
  */
 export function configVolume(name: string, volumeName: string, labels: Record<string, string>, parent: pulumi.Resource): docker.Volume {
-    return new docker.Volume(name, { name: volumeName, labels: labelList({ ...volumeLabels(labels), "zentoria.volume": "config" }) }, { parent });
+    return new docker.Volume(name, { name: volumeName, labels: labelList({ ...volumeLabels(labels), [LABEL.volume]: CONFIG_VOLUME }) }, { parent });
 }
 
 export function containerLabels(labels: Record<string, string>): docker.types.input.ContainerLabel[] {

@@ -37,7 +37,7 @@ import {
     StackValidationPolicy,
     UnknownValueError,
 } from "@pulumi/policy";
-import { DATA_SERVICES, DataService, isLoopbackAddress, LABEL } from "../render/labels";
+import { CONFIG_VOLUME, DATA_SERVICES, DataService, isLoopbackAddress, LABEL } from "../render/labels";
 
 export { DATA_SERVICES, LABEL };
 
@@ -319,6 +319,10 @@ export function zentoriaPolicies(): (ResourceValidationPolicy | StackValidationP
                 const labels = labelsOf(volume.props);
                 const service = labels.get(LABEL.service);
                 const stack = labels.get(LABEL.stack);
+                // A server's config volume holds rendered files the program writes again; no data.
+                if (labels.get(LABEL.volume) === CONFIG_VOLUME) {
+                    continue;
+                }
                 if (!DATA_SERVICES.includes(service as DataService)) {
                     report(
                         `${volume.name} is not protected and has no ${LABEL.service} label of a data service (${DATA_SERVICES.join(", ")}), so its retention cannot be verified; set protect: true.`,

@@ -22,7 +22,12 @@ export const LABEL = {
     publicBind: "zentoria.public-bind",
     /** "false" when zentoria:<service>.retainDataOnDestroy is false: the service's volume is deleted with the stack. */
     dataRetained: "zentoria.data-retained",
+    /** On volumes: "config" for a server's config volume (rendered files, no data). */
+    volume: "zentoria.volume",
 } as const;
+
+/** The value of LABEL.volume on a config volume. */
+export const CONFIG_VOLUME = "config";
 
 export const SERVICES = ["postgres", "pgbouncer", "redis", "qdrant"] as const;
 export type Service = (typeof SERVICES)[number];

@@ -7,7 +7,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { PackConfig, policyResource, ResourceInput, runAll, secret, urnOf, Violation } from "../../policy/harness";
 import { DATA_SERVICES, LABEL, SECRET_OUTPUTS, stackCredentials, TYPES, zentoriaPolicies } from "../../policy/policies";
-import { DataService } from "../../render/labels";
+import { CONFIG_VOLUME, DataService } from "../../render/labels";
 import { installMocks, outputValue, settle } from "../unit/support/mocks";
 import { pulumiConfigMap, stackConfigValues } from "../unit/support/program";
 
@@ -144,19 +144,21 @@ describe.each(["dev", "prod"])("the %s stack", (stack) => {
     test("gives every policy something to check", () => {
         const count = (type: string) => registrations.filter((registration) => registration.type === type).length;
         expect(count(TYPES.container)).toBe(4);
-        expect(count(TYPES.volume)).toBe(3);
+        // A data volume per data service (two for Qdrant: storage and snapshots), a config volume per server.
+        expect(count(TYPES.volume)).toBe(8);
         expect(count(TYPES.remoteImage)).toBe(4);
         expect(registrations.filter((registration) => registration.type === TYPES.role && registration.wire.login === true).length).toBeGreaterThanOrEqual(4);
-        // Uploads are computed from generated secrets, envs are not: the dependency data is real.
+        // The config files are computed from generated secrets, the container's envs are not: the dependency data is real.
+        const postgresFiles = registrations.find((registration) => registration.name === "zentoria-postgres-config");
+        expect(postgresFiles?.dependencies.files?.length).toBeGreaterThan(0);
         const postgres = registrations.find((registration) => registration.type === TYPES.container && registration.name === "zentoria-postgres");
-        expect(postgres?.dependencies.uploads?.length).toBeGreaterThan(0);
         expect(postgres?.dependencies.envs ?? []).toEqual([]);
         expect(zentoriaPolicies()).toHaveLength(9);
     });
 
     test("retains each data volume, and no container says otherwise (what data-volume-retained relies on)", () => {
-        const volumes = registrations.filter((registration) => registration.type === TYPES.volume);
-        expect(volumes.map(serviceOf).sort()).toEqual([...DATA_SERVICES].sort());
+        const volumes = registrations.filter((registration) => registration.type === TYPES.volume && labelOf(registration, LABEL.volume) !== CONFIG_VOLUME);
+        expect(volumes.map(serviceOf).sort()).toEqual([...DATA_SERVICES, "qdrant"].sort());
         expect(volumes.map((volume) => [volume.name, volume.retainOnDelete])).toEqual(volumes.map((volume) => [volume.name, true]));
         const containers = registrations.filter((registration) => registration.type === TYPES.container);
         expect(containers.map((container) => labelOf(container, LABEL.dataRetained))).toEqual([undefined, undefined, undefined, undefined]);
@@ -177,7 +179,7 @@ describe("the stack's exceptions reach the policies through the program's labels
         const containers = registrations.filter((registration) => registration.type === TYPES.container);
         return Object.fromEntries(
             registrations
-                .filter((registration) => registration.type === TYPES.volume)
+                .filter((registration) => registration.type === TYPES.volume && labelOf(registration, LABEL.volume) !== CONFIG_VOLUME)
                 .map((volume) => {
                     const owner = containers.find((container) => serviceOf(container) === serviceOf(volume));
                     return [serviceOf(volume), { retainOnDelete: volume.retainOnDelete, label: owner && labelOf(owner, LABEL.dataRetained) }];

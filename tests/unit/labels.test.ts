@@ -62,7 +62,12 @@ describe("the components label their resources with serviceLabels", () => {
         expect(containers.find((labels) => labels[LABEL.service] === "postgres")?.[LABEL.dataRetained]).toBe("false");
 
         const volumes = ofType("docker:index/volume:Volume").map((resource) => asMap(plain(resource.inputs).labels));
-        expect(volumes.sort(byService)).toEqual(DATA_SERVICES.map((service) => volumeLabels(serviceLabels(plan, service))).sort(byService));
+        const dataVolumes = volumes.filter((labels) => labels["zentoria.volume"] === undefined);
+        const configVolumes = volumes.filter((labels) => labels["zentoria.volume"] === "config");
+        // Qdrant has two data volumes: storage and snapshots.
+        const expectedData = [...DATA_SERVICES, "qdrant" as const].map((service) => volumeLabels(serviceLabels(plan, service)));
+        expect(dataVolumes.sort(byService)).toEqual(expectedData.sort(byService));
+        expect(configVolumes.sort(byService)).toEqual(SERVICES.map((service) => ({ ...volumeLabels(serviceLabels(plan, service)), "zentoria.volume": "config" })).sort(byService));
         expect(volumes.every((labels) => labels[LABEL.publicBind] === undefined && labels[LABEL.dataRetained] === undefined)).toBe(true);
     });
 });

@@ -128,7 +128,7 @@ const short = (type: string) => (type.startsWith("pulumi:providers:") ? "provide
 /** The Markdown table of the program's provider use, as both READMEs carry it. */
 export function renderProviderUse(use: ProviderUse): string {
     const rows = [...use.values()]
-        .filter((entry) => !entry.type.startsWith("invoke "))
+        .filter((entry) => !entry.type.startsWith("invoke ") && entry.provider !== DYNAMIC_PACKAGE)
         .sort((a, b) => a.provider.localeCompare(b.provider) || (a.type.startsWith("pulumi:") ? -1 : b.type.startsWith("pulumi:") ? 1 : a.type.localeCompare(b.type)))
         .map((entry) => `| ${entry.provider} | ${short(entry.type)} | ${describeInputs(entry.inputs)} |`);
     const invokes = [...use.values()].filter((entry) => entry.type.startsWith("invoke ")).map((entry) => `\`${entry.type.slice(7)}\``);
@@ -138,7 +138,7 @@ export function renderProviderUse(use: ProviderUse): string {
         "| --- | --- | --- |",
         ...rows,
         "",
-        `Functions (invokes): ${invokes.length > 0 ? invokes.join(", ") : "none"}. Dynamic resources (\`${DYNAMIC_PACKAGE}\`, served by the Node.js SDK, no plugin): ${dynamic.length > 0 ? dynamic.length : "none yet"}.`,
+        `Functions (invokes): ${invokes.length > 0 ? invokes.join(", ") : "none"}. Dynamic resources (\`${DYNAMIC_PACKAGE}\`, served by the Node.js SDK, no plugin): ${dynamic.length > 0 ? "the live-change resources of `components/live/` (their inputs are the program's own)" : "none"}.`,
     ].join("\n");
 }
 

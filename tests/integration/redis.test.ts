@@ -1,8 +1,10 @@
-// Section 3's Redis on the rendered redis.conf: it loads as rendered, nothing runs without a
-// login, and each kind of ACL user may do what REDIS_ACL_RULES says and no more.
+// Section 3's Redis on the rendered redis.conf and users.acl: it loads as rendered, nothing runs
+// without a login, and each user may do what its purpose needs (render/redis.ts) and no more.
 import * as fs from "fs";
 import Redis from "ioredis";
+import { RedisClientPlan } from "../../config/plan";
 import { serviceEnv } from "../../render/connections";
+import { redisLiveSettings, REDIS_RESTART_ONLY, redisRestartSettings } from "../../render/redis";
 import { redisClient, rejection } from "./support/clients";
 import { Stack, useStack } from "./support/fixture";
 
@@ -43,6 +45,11 @@ const ADMIN_COMMANDS: string[][] = [
     ["REPLICAOF", "NO", "ONE"],
     ["SHUTDOWN", "NOSAVE"],
 ];
+
+/** A key the client's user may write: its first key pattern with the wildcard filled in. */
+function keyFor(client: RedisClientPlan): string {
+    return client.keyPatterns[0].replace(/\*$/, `zentoria-it:${client.name}`);
+}
 
 async function refusal(client: Redis, command: string[]): Promise<string> {
     const error = await rejection(client.call(command[0], ...command.slice(1)));
@@ -90,16 +97,21 @@ servers.test("without a login every command is refused with NOAUTH; a wrong pass
 servers.test("section 3.2: each client's URL works on its own logical database", async (stack) => {
     const strings = stack.connectionStrings();
     const admin = await connected(login(stack, "admin"));
+    const dataClients = stack.plan.redis.clients.filter((client) => client.access !== "pubsub");
+    expect(dataClients.length).toBeGreaterThan(0);
     for (const client of stack.plan.redis.clients) {
         const url = strings.redis[client.name];
         expect(url).toMatch(new RegExp(`^redis://${client.user}:[A-Za-z0-9]{32}@127\\.0\\.0\\.1:${stack.ports.redis}/${client.database}$`));
         const redis = await connected(url);
-        const key = `zentoria:it:${client.name}`;
-        expect(await redis.set(key, client.purpose)).toBe("OK");
-        expect(await redis.get(key)).toBe(client.purpose);
         const info = String(await redis.call("CLIENT", "INFO"));
         expect(info).toMatch(new RegExp(`\\bdb=${client.database}\\b`));
         expect(info).toMatch(new RegExp(`\\buser=${client.user}\\b`));
+    }
+    for (const client of dataClients) {
+        const redis = await connected(strings.redis[client.name]);
+        const key = keyFor(client);
+        expect(await redis.set(key, client.purpose)).toBe("OK");
+        expect(await redis.get(key)).toBe(client.purpose);
         // The key lives in that database and no other.
         for (let db = 0; db < stack.plan.redis.databases; db++) {
             await admin.select(db);
@@ -108,8 +120,39 @@ servers.test("section 3.2: each client's URL works on its own logical database",
     }
     await admin.select(0);
     const keyspace = await admin.info("keyspace");
-    for (const client of stack.plan.redis.clients) {
+    for (const client of dataClients) {
         expect(keyspace).toMatch(new RegExp(`^db${client.database}:keys=\\d+`, "m"));
+    }
+}, 120_000);
+
+servers.test("users by purpose: pub/sub reads no key, the queue user only its own keys and channels", async (stack) => {
+    const strings = stack.connectionStrings();
+    const backend = await connected(strings.redis.sessions);
+    await backend.set("sess:zentoria-it:victim", "session of someone");
+    const pubsub = await connected(strings.redis.pubsub);
+    await pubsub.select(0);
+    for (const command of [["GET", "sess:zentoria-it:victim"], ["SET", "sess:zentoria-it:victim", "taken"], ["DEL", "sess:zentoria-it:victim"], ["SCAN", "0"], ["DBSIZE"]]) {
+        expect({ command, message: await refusal(pubsub, command) }).toEqual({ command, message: expect.stringMatching(/^NOPERM /) });
+    }
+    // n8n runs user-written workflow code: its user reaches Bull's keys and channels only.
+    const queue = await connected(strings.redis.queues);
+    await queue.select(0);
+    expect(await refusal(queue, ["GET", "sess:zentoria-it:victim"])).toMatch(/^NOPERM /);
+    expect(await refusal(queue, ["PUBLISH", "zentoria:events", "x"])).toMatch(/^NOPERM /);
+    expect(await queue.set("bull:zentoria-it:job", "1")).toBe("OK");
+    expect(await queue.publish("bull:zentoria-it:events", "x")).toBe(0);
+    expect(await backend.get("sess:zentoria-it:victim")).toBe("session of someone");
+}, 120_000);
+
+servers.test("every rendered directive but the restart-only ones can be changed on the running server (CONFIG SET)", async (stack) => {
+    const admin = await connected(login(stack, "admin"));
+    const { redis } = stack.plan;
+    for (const [name, value] of Object.entries(redisLiveSettings(redis))) {
+        expect({ name, reply: await admin.call("CONFIG", "SET", name, String(value)) }).toEqual({ name, reply: "OK" });
+    }
+    expect(Object.keys(redisRestartSettings(redis))).toEqual([...REDIS_RESTART_ONLY]);
+    for (const [name, value] of Object.entries(redisRestartSettings(redis))) {
+        expect({ name, message: await refusal(admin, ["CONFIG", "SET", name, String(value)]) }).toEqual({ name, message: expect.stringMatching(/immutable/) });
     }
 }, 120_000);
 
@@ -130,12 +173,12 @@ servers.test("each service's .env Redis variables log in (REDIS_*, and n8n's QUE
             password: String(env.REDIS_PASSWORD),
             connectTimeout: Number(env.REDIS_CONNECT_TIMEOUT_MS),
         });
-        expect(await own.call("ACL", "WHOAMI")).toBe(env.REDIS_USERNAME);
+        expect(String(await own.call("CLIENT", "INFO"))).toMatch(new RegExp(`\\buser=${env.REDIS_USERNAME}\\b`));
         for (const client of clients) {
             const url = String(env[`REDIS_${client.name.toUpperCase()}_URL`]);
             expect(url).toBe(strings.redis[client.name]);
             const redis = await connected(url);
-            expect(await redis.call("ACL", "WHOAMI")).toBe(client.user);
+            expect(String(await redis.call("CLIENT", "INFO"))).toMatch(new RegExp(`\\buser=${client.user}\\b`));
         }
         if (env.QUEUE_BULL_REDIS_HOST !== undefined) {
             const queue = await connected({
@@ -163,8 +206,12 @@ servers.test("service users are refused every @dangerous command (administration
         }
         // What an application needs still works, INFO included (ioredis' ready check).
         expect(await redis.info("server")).toContain("redis_version");
-        expect(await redis.incr(`zentoria:it:counter:${user}`)).toBe(1);
-        expect(await redis.expire(`zentoria:it:counter:${user}`, 60)).toBe(1);
+        const dataClient = stack.plan.redis.clients.find((client) => client.user === user && client.access !== "pubsub");
+        if (dataClient) {
+            const key = `${keyFor(dataClient)}:counter`;
+            expect(await redis.incr(key)).toBe(1);
+            expect(await redis.expire(key, 60)).toBe(1);
+        }
     }
     // Still up and unchanged after all that.
     const admin = await connected(login(stack, "admin"));

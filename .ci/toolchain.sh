@@ -407,6 +407,9 @@ for name in "${PROVIDERS[@]}"; do
   build_component "$name" "pulumi-resource-$name ${SDK_VERSION[$name]}"
   [[ -x "$PLUGINS/$name/pulumi-resource-$name" ]] || { rm -f "$BUILD/$name.stamp"; die "plugin binary for $name is missing; rerun"; }
 done
+# The program's dynamic resources (components/live/) run in the Node.js dynamic provider, which
+# the official CLI ships beside its binary; a CLI built from source has none.
+install -m 0755 "$TC_DIR/dynamic/pulumi-resource-pulumi-nodejs" "$BIN/pulumi-resource-pulumi-nodejs"
 
 # -------------------------------------------------------------------- install --
 CURRENT_STEP="install plugins"

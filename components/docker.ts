@@ -49,10 +49,16 @@ export function dataVolume(name: string, volumeName: string, retainOnDestroy: bo
 
 /**
  * A server's config volume: the rendered files of record, written by its ServerConfig and
- * mounted read-only into the server. Nothing on it is data: it goes with the stack.
+ * mounted read-only into the server. It is kept on destroy with its server's data, so that the
+ * stack's state from before a destroy brings the servers back as they were (README:
+ * "Recovering after destroy").
  */
-export function configVolume(name: string, volumeName: string, labels: Record<string, string>, parent: pulumi.Resource): docker.Volume {
-    return new docker.Volume(name, { name: volumeName, labels: labelList({ ...volumeLabels(labels), [LABEL.volume]: CONFIG_VOLUME }) }, { parent });
+export function configVolume(name: string, volumeName: string, retainOnDestroy: boolean, labels: Record<string, string>, parent: pulumi.Resource): docker.Volume {
+    return new docker.Volume(
+        name,
+        { name: volumeName, labels: labelList({ ...volumeLabels(labels), [LABEL.volume]: CONFIG_VOLUME }) },
+        { parent, retainOnDelete: retainOnDestroy },
+    );
 }
 
 export function containerLabels(labels: Record<string, string>): docker.types.input.ContainerLabel[] {

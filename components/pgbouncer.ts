@@ -73,7 +73,7 @@ export class PgBouncer extends pulumi.ComponentResource {
         this.userlist = pulumi.secret(
             pulumi.all([args.admin.verifier, roleVerifiers]).apply(([adminVerifier, verifiers]) => renderUserlist(pgbouncerUserlistEntries(plan, adminVerifier, verifiers))),
         );
-        this.configVolume = configVolume(`${name}-config-volume`, pgbouncer.configVolumeName, labels, this);
+        this.configVolume = configVolume(`${name}-config-volume`, pgbouncer.configVolumeName, plan.postgres.retainDataOnDestroy, labels, this);
         const image = localImage(`${name}-image`, pgbouncer.image, this);
 
         this.config = new ServerConfig(

@@ -64,7 +64,7 @@ export class Postgres extends pulumi.ComponentResource {
         this.postgresqlConf = renderPostgresqlConf(plan, layout);
         this.pgHbaConf = args.networkAddresses.apply((network) => renderPgHbaConf(hbaRules(plan, network)));
         this.volume = dataVolume(`${name}-data`, postgres.volumeName, postgres.retainDataOnDestroy, labels, this);
-        this.configVolume = configVolume(`${name}-config-volume`, postgres.configVolumeName, labels, this);
+        this.configVolume = configVolume(`${name}-config-volume`, postgres.configVolumeName, postgres.retainDataOnDestroy, labels, this);
         const image = localImage(`${name}-image`, postgres.image, this);
         const { live, restart } = settingsByApplication(plan);
 

@@ -50,7 +50,7 @@ export class Qdrant extends pulumi.ComponentResource {
         );
         this.volume = dataVolume(`${name}-storage`, qdrant.volumeName, qdrant.retainDataOnDestroy, labels, this);
         this.snapshotsVolume = dataVolume(`${name}-snapshots`, qdrant.snapshotsVolumeName, qdrant.retainDataOnDestroy, labels, this);
-        this.configVolume = configVolume(`${name}-config-volume`, qdrant.configVolumeName, labels, this);
+        this.configVolume = configVolume(`${name}-config-volume`, qdrant.configVolumeName, qdrant.retainDataOnDestroy, labels, this);
         const image = localImage(`${name}-image`, qdrant.image, this);
 
         this.config = new ServerConfig(

@@ -43,7 +43,7 @@ export class Redis extends pulumi.ComponentResource {
         this.redisConf = renderRedisConf(redis, layout);
         this.usersAcl = pulumi.secret(hashes.apply((byUser) => renderRedisAcl(redis, byUser)));
         this.volume = dataVolume(`${name}-data`, redis.volumeName, redis.retainDataOnDestroy, labels, this);
-        this.configVolume = configVolume(`${name}-config-volume`, redis.configVolumeName, labels, this);
+        this.configVolume = configVolume(`${name}-config-volume`, redis.configVolumeName, redis.retainDataOnDestroy, labels, this);
         const image = localImage(`${name}-image`, redis.image, this);
         const passwordFile = layout.redis.healthcheckPasswordFile;
 

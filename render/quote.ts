@@ -45,16 +45,20 @@ export function redisArg(value: string | number): string {
 }
 
 /**
- * .env files are read by docker --env-file, dotenv and systemd alike, and they agree only on
- * unquoted values without spaces, quotes, '#', '$' or '\'. Credentials are restricted to such
- * characters by the config schema and URLs percent-encode the rest, so anything else is a bug.
+ * .env files are read by shells (`set -a; . file`), dotenv (Node, Python), Docker Compose and
+ * systemd. They agree on a bare value without shell metacharacters, and on a single-quoted one
+ * taken literally; a value with `'` or `\` has no form they all read the same, so it is refused.
+ * Credentials are restricted by the config schema and URLs are percent-encoded, so none occurs.
  */
 export function envValue(name: string, value: string | number): string {
     const text = singleLine(String(value), `.env ${name}`);
-    if (/[\s"'`#$\\]/.test(text)) {
-        throw new Error(`.env ${name}: value has a character that .env readers disagree on`);
+    if (/^[A-Za-z0-9_./:@%+=,-]*$/.test(text)) {
+        return text;
     }
-    return text;
+    if (/['\\]/.test(text)) {
+        throw new Error(`.env ${name}: value has a quote or backslash that .env readers disagree on`);
+    }
+    return `'${text}'`;
 }
 
 /** A SQL identifier, double-quoted. */

@@ -23,7 +23,7 @@ interface ConnectionStrings {
 }
 
 const prefix = `zentoria-e2e-${randomBytes(3).toString("hex")}`;
-const containers = [`${prefix}-db`, `${prefix}-pgbouncer`, `${prefix}-redis`];
+const containers = [`${prefix}-postgres`, `${prefix}-pgbouncer`, `${prefix}-redis`];
 const volumes = [`${prefix}-pgdata`, `${prefix}-redis-data`];
 const timings: Record<string, number> = {};
 
@@ -156,7 +156,7 @@ test("each service logs in through PgBouncer with the exported strings and runs 
 test("role CONNECTION LIMITs hold on the deployed server", async () => {
     // readonly has no pools, so nothing but this test holds its connections.
     const env = ((await stack.outputs()).env.value as Record<string, string>).operators;
-    const inNetwork = new URL(/^READONLY_ZENTORIA_MAIN_URL=(.*)$/m.exec(env)![1]);
+    const inNetwork = new URL(/^READONLY_ZENTORIA_MAIN_URL=(.*)$/m.exec(env)![1].replace(/^'(.*)'$/, "$1"));
     const direct = new URL(strings.postgres.backend.zentoria_main.direct);
     inNetwork.host = direct.host;
     const url = inNetwork.toString().replace(/sslmode=prefer/, "sslmode=disable");

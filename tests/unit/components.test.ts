@@ -171,13 +171,13 @@ describe("default stack", () => {
     test("data volumes survive pulumi destroy by default", () => {
         const volumes = ofType(VOLUME).map((resource) => [plain(resource.inputs).name, optionsOf(built, VOLUME, resource.name).retainOnDelete]);
         expect(volumes.sort()).toEqual([
-            ["zentoria-pgbouncer-config", undefined],
+            ["zentoria-pgbouncer-config", true],
             ["zentoria-pgdata", true],
-            ["zentoria-postgres-config", undefined],
-            ["zentoria-qdrant-config", undefined],
+            ["zentoria-postgres-config", true],
+            ["zentoria-qdrant-config", true],
             ["zentoria-qdrant-snapshots", true],
             ["zentoria-qdrant-storage", true],
-            ["zentoria-redis-config", undefined],
+            ["zentoria-redis-config", true],
             ["zentoria-redis-data", true],
         ]);
     });

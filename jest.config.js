@@ -10,6 +10,9 @@ const common = {
 };
 
 module.exports = {
+    // The whole program under mocks takes seconds on a busy 2-core machine: jest's default 5 s
+    // fails there. Tests that start servers or run Pulumi set their own, longer, timeouts.
+    testTimeout: 120_000,
     projects: [
         { ...common, displayName: "unit", testMatch: ["<rootDir>/tests/unit/**/*.test.ts"] },
         { ...common, displayName: "policy", testMatch: ["<rootDir>/tests/policy/**/*.test.ts"] },

@@ -191,8 +191,16 @@ test("Redis: authentication required, each service's URL works on its database",
     for (const [client, url] of Object.entries(strings.redis)) {
         const redis = new Redis(url, { maxRetriesPerRequest: 1 });
         try {
-            await redis.set(`e2e:${client}`, client);
-            expect(await redis.get(`e2e:${client}`)).toBe(client);
+            if (client === "pubsub") {
+                // Publish/subscribe only (the default clients' access): no key.
+                expect(await redis.publish("e2e:events", client)).toBe(0);
+                await expect(redis.get("e2e:sessions")).rejects.toThrow(/NOPERM/);
+            } else {
+                // The queue user reaches Bull's keys only.
+                const key = client === "queues" ? "bull:e2e" : `e2e:${client}`;
+                await redis.set(key, client);
+                expect(await redis.get(key)).toBe(client);
+            }
             expect(Number((await redis.client("INFO")).toString().match(/ db=(\d+) /)?.[1])).toBe(Number(new URL(url).pathname.slice(1)));
         } finally {
             redis.disconnect();

@@ -41,12 +41,11 @@ const NAMESPACE = "zentoria";
 
 /**
  * The `zentoria:*` config with the program's defaults merged in, read by the program's own
- * reader (config/source.ts). Older CLIs name keys `zentoria:config:<key>`.
+ * reader (config/source.ts, which also takes the older `zentoria:config:<key>` form).
  */
 export function zentoriaConfig(configJson: string | undefined): Record<string, unknown> {
     const all = configJson ? (JSON.parse(configJson) as Record<string, string>) : {};
-    const normalized = Object.fromEntries(Object.entries(all).map(([key, value]) => [key.replace(`${NAMESPACE}:config:`, `${NAMESPACE}:`), value]));
-    const raw = rawConfigFromPulumi(normalized, () => false, "policy");
+    const raw = rawConfigFromPulumi(all, () => false, "policy");
     return mergeOverDefaults(DEFAULT_CONFIG, raw.values) as Record<string, unknown>;
 }
 

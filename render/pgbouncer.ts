@@ -3,7 +3,7 @@
 import { StackPlan } from "../config/plan";
 import { renderedHeader } from "./header";
 import { ServerLayout } from "./layout";
-import { pgbouncerConnstrValue, pgbouncerValue, userlistField } from "./quote";
+import { pgbouncerConnstrValue, pgbouncerKey, pgbouncerList, pgbouncerValue, RenderError, userlistField } from "./quote";
 
 function databaseLines(plan: StackPlan, layout: ServerLayout): string[] {
     return [...plan.pools]
@@ -15,27 +15,27 @@ function databaseLines(plan: StackPlan, layout: ServerLayout): string[] {
                 ["dbname", pool.database],
                 ["pool_size", pool.poolSize],
             ]
-                .map(([key, value]) => `${key}=${pgbouncerConnstrValue(value)}`)
+                .map(([key, value]) => `${key}=${pgbouncerConnstrValue(value, `${pool.alias} ${key}`)}`)
                 .join(" ");
-            return `${pool.alias} = ${connstr}\n`;
+            return `${pgbouncerKey(pool.alias, "databases")} = ${connstr}\n`;
         });
 }
 
 function userLines(plan: StackPlan): string[] {
     return [...plan.pgbouncer.users]
         .sort((a, b) => a.role.localeCompare(b.role))
-        .map((user) => `${user.role} = max_user_connections=${user.maxUserConnections}\n`);
+        .map((user) => `${pgbouncerKey(user.role, "users")} = max_user_connections=${pgbouncerConnstrValue(user.maxUserConnections, user.role)}\n`);
 }
 
 function settings(plan: StackPlan, layout: ServerLayout): Array<[string, string | number]> {
     const pgbouncer = plan.pgbouncer;
     const entries: Array<[string, string | number]> = [
-        ["admin_users", pgbouncer.adminUser],
+        ["admin_users", pgbouncerList([pgbouncer.adminUser], "admin_users")],
         ["auth_file", layout.pgbouncer.userlistFile],
         ["auth_type", "scram-sha-256"],
         ["default_pool_size", pgbouncer.defaultPoolSize],
         ["idle_transaction_timeout", plan.timeouts.idleSeconds],
-        ["ignore_startup_parameters", pgbouncer.ignoreStartupParameters.join(",")],
+        ["ignore_startup_parameters", pgbouncerList(pgbouncer.ignoreStartupParameters, "ignore_startup_parameters")],
         ["listen_addr", layout.listenAddress],
         ["listen_port", pgbouncer.port],
         ["max_client_conn", pgbouncer.maxClientConn],
@@ -48,7 +48,7 @@ function settings(plan: StackPlan, layout: ServerLayout): Array<[string, string 
         ["server_connect_timeout", plan.timeouts.connectSeconds],
         ["server_idle_timeout", plan.timeouts.idleSeconds],
         ["server_login_retry", pgbouncer.serverLoginRetrySeconds],
-        ["stats_users", pgbouncer.statsUsers.join(",")],
+        ["stats_users", pgbouncerList(pgbouncer.statsUsers, "stats_users")],
         ["unix_socket_dir", ""],
     ];
     if (pgbouncer.maxPreparedStatements !== undefined) {
@@ -62,7 +62,7 @@ export function renderPgbouncerIni(plan: StackPlan, layout: ServerLayout): strin
     lines.push("\n[users]\n", ...userLines(plan));
     lines.push("\n[pgbouncer]\n");
     for (const [key, value] of settings(plan, layout)) {
-        const text = pgbouncerValue(value);
+        const text = pgbouncerValue(value, key);
         lines.push(text === "" ? `${key} =\n` : `${key} = ${text}\n`);
     }
     return lines.join("");
@@ -74,15 +74,18 @@ export interface UserlistEntry {
     verifier: string;
 }
 
+/** SCRAM-SHA-256$<iterations>:<salt>$<StoredKey>:<ServerKey>, base64 parts (render/hashing.ts). */
+const SCRAM_VERIFIER = /^SCRAM-SHA-256\$[1-9][0-9]*:[A-Za-z0-9+/]+=*\$[A-Za-z0-9+/]+=*:[A-Za-z0-9+/]+=*$/;
+
 export function renderUserlist(entries: readonly UserlistEntry[]): string {
     const seen = new Set<string>();
     for (const entry of entries) {
         if (seen.has(entry.user)) {
-            throw new Error(`userlist.txt: user ${entry.user} appears twice`);
+            throw new RenderError("userlist.txt", entry.user, "user appears twice");
         }
         seen.add(entry.user);
-        if (!entry.verifier.startsWith("SCRAM-SHA-256$")) {
-            throw new Error(`userlist.txt: ${entry.user} must have a SCRAM-SHA-256 verifier`);
+        if (!SCRAM_VERIFIER.test(entry.verifier)) {
+            throw new RenderError("userlist.txt", entry.user, "must have a SCRAM-SHA-256 verifier");
         }
     }
     return [...entries]
@@ -108,7 +111,7 @@ export function pgbouncerUserlistEntries(
     return pgbouncerLoginUsers(plan).map((user) => {
         const verifier = user === plan.pgbouncer.adminUser ? adminVerifier : roleVerifiers[user];
         if (verifier === undefined) {
-            throw new Error(`userlist.txt: no verifier for ${user}`);
+            throw new RenderError("userlist.txt", user, "no verifier");
         }
         return { user, verifier };
     });

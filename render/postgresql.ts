@@ -2,7 +2,7 @@
 import { PostgresPlan, StackPlan } from "../config/plan";
 import { renderedHeader } from "./header";
 import { ServerLayout } from "./layout";
-import { postgresConfValue } from "./quote";
+import { postgresConfName, postgresConfValue, RenderError } from "./quote";
 
 type Setting = readonly [string, string | number | boolean];
 
@@ -25,13 +25,19 @@ function programSettings(plan: StackPlan, layout: ServerLayout): Setting[] {
 
 export function renderPostgresqlConf(plan: StackPlan, layout: ServerLayout): string {
     const lines = [renderedHeader("#", "postgresql.conf")];
+    const programNames = new Set<string>();
     for (const [name, value] of programSettings(plan, layout)) {
-        lines.push(`${name} = ${postgresConfValue(value)}\n`);
+        programNames.add(name);
+        lines.push(`${postgresConfName(name)} = ${postgresConfValue(value, name)}\n`);
     }
     if (plan.postgres.extraSettings.length > 0) {
         lines.push("\n# zentoria:postgres.settings\n");
         for (const [name, value] of plan.postgres.extraSettings) {
-            lines.push(`${name} = ${postgresConfValue(value)}\n`);
+            // A later line wins in postgresql.conf: the program's own settings stay its own.
+            if (programNames.has(name.toLowerCase()) || /^include/i.test(name)) {
+                throw new RenderError("postgresql.conf", name, "is the program's own setting or a directive");
+            }
+            lines.push(`${postgresConfName(name)} = ${postgresConfValue(value, name)}\n`);
         }
     }
     return lines.join("");

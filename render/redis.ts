@@ -3,7 +3,7 @@
 import { RedisPlan, RedisUserKind } from "../config/plan";
 import { renderedHeader } from "./header";
 import { ServerLayout } from "./layout";
-import { redisArg } from "./quote";
+import { redisArg, redisWord, RenderError } from "./quote";
 
 /**
  * What each kind of user may run. ACLs cannot confine a user to a logical database (SELECT
@@ -39,7 +39,11 @@ export function renderRedisConf(redis: RedisPlan, layout: ServerLayout, password
     for (const user of redis.users) {
         const hash = passwordHashes[user.name];
         if (!hash || !/^#[0-9a-f]{64}$/.test(hash)) {
-            throw new Error(`redis.conf: user ${user.name} needs a SHA-256 password hash`);
+            throw new RenderError("redis.conf", `user ${user.name}`, "needs a SHA-256 password hash");
+        }
+        // A second `user default` line would switch the built-in user back on.
+        if (redisWord(user.name, "user name") === "default") {
+            throw new RenderError("redis.conf", "user default", "is Redis' built-in user, which stays off");
         }
         directives.push(["user", user.name, "reset", "on", hash, ...REDIS_ACL_RULES[user.kind]]);
     }

@@ -1,5 +1,6 @@
 // The plan: one typed, immutable description of the stack, derived from validated config.
 // Renderers, the budget and the components read it; none of them reads config.
+import { containerNames, postgresMajorVersion } from "./bounds";
 import { DeepReadonly, deepFreeze } from "./freeze";
 import { MAINTENANCE_DATABASE, REDIS_SYSTEM_USERS } from "./validate";
 import { PoolMode, RoleAccess, StackConfig } from "./schema";
@@ -18,6 +19,10 @@ export interface PostgresPlan {
     port: number;
     publish: Publish;
     superuser: string;
+    /** The PostgreSQL major version the image runs: selects the settings table. */
+    majorVersion: number;
+    /** Superuser connections the program itself opens (the budget counts them). */
+    programConnections: ProgramConnections;
     maxConnections: number;
     /** True when max_connections was derived from the role limits rather than configured. */
     maxConnectionsDerived: boolean;
@@ -29,6 +34,20 @@ export interface PostgresPlan {
     volumeName: string;
     retainDataOnDestroy: boolean;
 }
+
+export interface ProgramConnections {
+    /**
+     * The postgresql provider: a pool per database it connects to (the maintenance database
+     * and every application database), each of up to 20 connections
+     * (terraform-provider-postgresql provider.go defaultProviderMaxOpenConnections).
+     */
+    provider: number;
+    /** The container's pg_isready healthcheck: a backend for each probe. */
+    healthcheck: number;
+}
+
+/** terraform-provider-postgresql's default max_connections, per database it connects to. */
+export const PROVIDER_CONNECTIONS_PER_DATABASE = 20;
 
 export interface RolePlan {
     name: string;
@@ -250,14 +269,26 @@ function grantPlans(config: StackConfig, pools: readonly PoolPlan[]): DatabaseGr
     return [...grants.values()].sort((a, b) => `${a.database}/${a.role}`.localeCompare(`${b.database}/${b.role}`));
 }
 
+function programConnections(config: StackConfig): ProgramConnections {
+    const databases = 1 + Object.keys(config.databases).length;
+    return { provider: databases * PROVIDER_CONNECTIONS_PER_DATABASE, healthcheck: 1 };
+}
+
+/** Everything the superuser can open: the program's own connections and the role's direct ones. */
+export function superuserPeak(program: ProgramConnections, superuserDirect: number): number {
+    return program.provider + program.healthcheck + superuserDirect;
+}
+
 /**
  * max_connections must hold every non-superuser at its CONNECTION LIMIT outside the reserved
- * superuser slots, plus the superusers' own budget.
+ * superuser slots, plus every connection the superuser can open.
  */
 function derivedMaxConnections(config: StackConfig): number {
     const roles = Object.values(config.roles);
     const regular = roles.filter((role) => role.access !== "superuser").reduce((sum, role) => sum + role.connectionLimit, 0);
-    const superuser = roles.filter((role) => role.access === "superuser").reduce((sum, role) => sum + role.connectionLimit, 0);
+    const direct = roles.filter((role) => role.access === "superuser").reduce((sum, role) => sum + role.directConnections, 0);
+    // The superuser's share with section 5.1's 80 % headroom, like every other limit.
+    const superuser = Math.ceil(superuserPeak(programConnections(config), direct) / 0.8);
     return regular + Math.max(superuser, config.postgres.superuserReservedConnections);
 }
 
@@ -277,7 +308,7 @@ function redisPlan(config: StackConfig): RedisPlan {
     ].sort(byName);
     return {
         image: redis.image,
-        containerName: `${config.prefix}-redis`,
+        containerName: containerNames(config.prefix).redis,
         hostname: redis.hostname,
         port: redis.port,
         publish: publishAddress(config, redis.hostPort),
@@ -301,7 +332,7 @@ function qdrantPlan(config: StackConfig): QdrantPlan {
     return {
         enabled: qdrant.enabled,
         image: qdrant.image,
-        containerName: `${config.prefix}-embeddings`,
+        containerName: containerNames(config.prefix).qdrant,
         hostname: qdrant.hostname,
         httpPort: qdrant.httpPort,
         grpcPort: qdrant.grpcPort,
@@ -320,7 +351,7 @@ function pgbouncerPlan(config: StackConfig, roles: readonly RolePlan[]): Pgbounc
     const pgbouncer = config.pgbouncer;
     return {
         image: pgbouncer.image,
-        containerName: `${config.prefix}-pgbouncer`,
+        containerName: containerNames(config.prefix).pgbouncer,
         hostname: pgbouncer.hostname,
         port: pgbouncer.port,
         publish: publishAddress(config, pgbouncer.hostPort),
@@ -350,8 +381,9 @@ export function buildPlan(config: StackConfig): StackPlan {
     const roles = rolePlans(config);
     const pools = poolPlans(config);
     const superuser = roles.find((role) => role.access === "superuser");
-    if (!superuser) {
-        throw new Error("buildPlan needs a validated config with one superuser role");
+    const majorVersion = postgresMajorVersion(config);
+    if (!superuser || majorVersion === undefined) {
+        throw new Error("buildPlan needs a validated config: one superuser role, a known PostgreSQL major version");
     }
     const services = Object.entries(config.services)
         .map(([name, service]) => ({
@@ -369,11 +401,13 @@ export function buildPlan(config: StackConfig): StackPlan {
         timeouts: { ...config.timeouts },
         postgres: {
             image: config.postgres.image,
-            containerName: `${config.prefix}-db`,
+            containerName: containerNames(config.prefix).postgres,
             hostname: config.postgres.hostname,
             port: config.postgres.port,
             publish: publishAddress(config, config.postgres.hostPort),
             superuser: superuser.name,
+            majorVersion,
+            programConnections: programConnections(config),
             maxConnections: config.postgres.maxConnections ?? derivedMaxConnections(config),
             maxConnectionsDerived: config.postgres.maxConnections === undefined,
             superuserReservedConnections: config.postgres.superuserReservedConnections,

@@ -23,7 +23,7 @@ interface ConnectionStrings {
 }
 
 const prefix = `zentoria-e2e-${randomBytes(3).toString("hex")}`;
-const containers = [`${prefix}-db`, `${prefix}-pgbouncer`, `${prefix}-redis`];
+const containers = [`${prefix}-postgres`, `${prefix}-pgbouncer`, `${prefix}-redis`];
 const volumes = [`${prefix}-pgdata`, `${prefix}-redis-data`];
 const timings: Record<string, number> = {};
 

@@ -97,7 +97,7 @@ describe("default stack", () => {
         const files = Object.fromEntries(postgres.uploads.map((upload: any) => [upload.file, upload.content]));
         expect(Object.keys(files).sort()).toEqual(["/etc/postgresql/pg_hba.conf", "/etc/postgresql/postgresql.conf", "/etc/postgresql/superuser-verifier"]);
         expect(files["/etc/postgresql/superuser-verifier"]).toMatch(/^SCRAM-SHA-256\$4096:/);
-        expect(files["/etc/postgresql/postgresql.conf"]).toContain("max_connections = 165\n");
+        expect(files["/etc/postgresql/postgresql.conf"]).toContain("max_connections = 269\n");
         expect(postgres.volumes).toEqual([{ volumeName: "zentoria-pgdata", containerPath: "/var/lib/postgresql/data" }]);
         expect(postgres.healthcheck.tests).toEqual(["CMD", "pg_isready", "-h", "127.0.0.1", "-p", "5432", "-U", "postgres", "-d", "postgres"]);
         expect(postgres.labels).toContainEqual({ label: "zentoria.container", value: "404" });
@@ -283,7 +283,7 @@ describe("config switches", () => {
 
     test("another bind address and prefix move every name and port", async () => {
         await buildTier({ prefix: "zentoria-e2e", postgres: { hostPort: 15432 }, pgbouncer: { hostPort: 16432 } });
-        expect(container("zentoria-postgres").name).toBe("zentoria-e2e-db");
+        expect(container("zentoria-postgres").name).toBe("zentoria-e2e-postgres");
         expect(container("zentoria-pgbouncer").name).toBe("zentoria-e2e-pgbouncer");
         expect(container("zentoria-postgres").ports).toEqual([{ internal: 5432, external: 15432, ip: "127.0.0.1", protocol: "tcp" }]);
         expect(plain(named("pulumi:providers:postgresql", "zentoria-schema-provider").inputs).port).toBe("15432");

@@ -26,7 +26,7 @@ test("the dev stack: every table, exit 0", () => {
     for (const title of ["Pools", "Per PostgreSQL database", "Per role", "PostgreSQL totals and headroom", "PgBouncer clients", "Redis", "Qdrant"]) {
         expect(result.stdout).toContain(title);
     }
-    expect(result.stdout).toMatch(/^zentoria_app\s+application\s+70\s+91\s+4\s+74\s+95\s+78%$/m);
+    expect(result.stdout).toMatch(/^zentoria_app\s+application\s+70\s+91\s+4\s+0\s+74\s+95\s+78%$/m);
     expect(result.stdout).toContain("Pulumi.dev.yaml: the plan is valid (1 warning(s)).");
 });
 
@@ -40,7 +40,7 @@ test("the spec's literal role limits: budget errors with their keys, exit 1", ()
     expect(result.stderr).toMatch(/error: zentoria:roles.zentoria_app.connectionLimit: .*74 at peak, over the limit of 50/);
     expect(result.stderr).toMatch(/error: zentoria:roles.n8n_app.connectionLimit: .*27 at peak, over the limit of 20/);
     // The tables still show where the numbers come from.
-    expect(result.stdout).toMatch(/^zentoria_app\s+application\s+70\s+46\s+4\s+74\s+50\s+148%$/m);
+    expect(result.stdout).toMatch(/^zentoria_app\s+application\s+70\s+46\s+4\s+0\s+74\s+50\s+148%$/m);
 });
 
 test("invalid config: every problem with its key path, exit 1", () => {

@@ -98,16 +98,22 @@ function operatorVariables(config: StackConfig): Variable[] {
 }
 
 function reportClashes(file: string, variables: readonly Variable[], problems: Problem[]): void {
-    const first = new Map<string, Variable>();
+    const byName = new Map<string, Variable[]>();
     for (const variable of variables) {
-        const earlier = first.get(variable.name);
-        if (!earlier) {
-            first.set(variable.name, variable);
-        } else {
+        byName.set(variable.name, [...(byName.get(variable.name) ?? []), variable]);
+    }
+    // Reported at every key involved: either may be the one that was just changed.
+    for (const [name, sources] of byName) {
+        const keys = [...new Set(sources.map((source) => source.key))];
+        if (sources.length < 2) {
+            continue;
+        }
+        for (const key of keys) {
+            const others = keys.filter((other) => other !== key);
             problems.push({
                 severity: "error",
-                key: variable.key,
-                message: `would write ${shown(variable.name)} twice into ${file}'s .env (also from ${earlier.key})`,
+                key,
+                message: `would write ${shown(name)} twice into ${file}${others.length > 0 ? ` (also from ${others.join(", ")})` : ""}`,
             });
         }
     }
@@ -116,7 +122,7 @@ function reportClashes(file: string, variables: readonly Variable[], problems: P
 /** Every .env file gets each variable once: a service's, and the operators'. */
 export function checkEnvNames(config: StackConfig, problems: Problem[]): void {
     for (const service of Object.keys(config.services)) {
-        reportClashes(service, serviceVariables(config, service), problems);
+        reportClashes(`${service}'s .env`, serviceVariables(config, service), problems);
     }
-    reportClashes("the operators", operatorVariables(config), problems);
+    reportClashes("the operators' .env", operatorVariables(config), problems);
 }

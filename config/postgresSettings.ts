@@ -102,6 +102,10 @@ export const REFUSED_SETTINGS: Readonly<Record<string, string>> = {
     unix_socket_group: "the image's entrypoint needs the socket as the program sets it",
     unix_socket_permissions: "the image's entrypoint needs the socket as the program sets it",
     reserved_connections: "the connection budget does not count it (PostgreSQL 16+)",
+    statement_timeout: "the program sets it per role from timeouts.querySeconds; server-wide it would cut off the superuser's maintenance and the provider",
+    idle_session_timeout: "would close the idle server connections PgBouncer and the provider keep; timeouts.idleSeconds sets PgBouncer's server_idle_timeout",
+    default_transaction_read_only: "the program's provider creates roles, databases and grants",
+    local_preload_libraries: "loads only from the plugins directory, which the images leave empty: every login would fail",
     db_user_namespace: "changes the login names the roles, PgBouncer and the provider use",
     krb_server_keyfile: "a file the image does not have",
     dynamic_library_path: "loads code the image may not have",
@@ -245,7 +249,6 @@ function checkListSetting(row: PostgresSettingRow, text: string): string | undef
         log_destination: ["stderr", "csvlog", "jsonlog", "syslog"],
         shared_preload_libraries: PRELOADABLE_LIBRARIES,
         session_preload_libraries: PRELOADABLE_LIBRARIES,
-        local_preload_libraries: PRELOADABLE_LIBRARIES,
         // variable.c check_datestyle
         datestyle: ["iso", "sql", "postgres", "german", "dmy", "euro", "european", "mdy", "us", "noneuro", "noneuropean", "ymd", "default"],
         restrict_nonsystem_relation_kind: ["view", "foreign-table"],
@@ -257,6 +260,26 @@ function checkListSetting(row: PostgresSettingRow, text: string): string | undef
     const lowerWords = words.map((word) => word.toLowerCase());
     const wrong = items.filter((item) => !lowerWords.includes(item.replace(/^"(.*)"$/, "$1").toLowerCase()));
     return wrong.length > 0 ? `${wrong.map(shown).join(", ")} not among ${words.join(", ")}` : undefined;
+}
+
+/** Locales both the official image and Debian's packages have (the official image generates en_US.UTF-8). */
+export const IMAGE_LOCALES = ["", "C", "POSIX", "C.UTF-8", "C.utf8", "en_US.UTF-8", "en_US.utf8"];
+
+/** IANA zones (Node's list is the same tz database the images' tzdata holds), and UTC and GMT. */
+function isTimeZone(text: string): boolean {
+    return ["UTC", "GMT", "Etc/UTC", "Etc/GMT"].includes(text) || Intl.supportedValuesOf("timeZone").includes(text);
+}
+
+/** Checks of string settings whose values the server looks up in what the image has. */
+function checkImageDependent(row: PostgresSettingRow, text: string): string | undefined {
+    const name = row.name.toLowerCase();
+    if ((name === "timezone" || name === "log_timezone") && !isTimeZone(text)) {
+        return `${shown(text)} is not a time zone of the tz database (e.g. UTC, Europe/Berlin)`;
+    }
+    if (/^lc_(messages|monetary|numeric|time)$/.test(name) && !IMAGE_LOCALES.includes(text)) {
+        return `${shown(text)} is not a locale the images have: ${IMAGE_LOCALES.filter((locale) => locale !== "").join(", ")}`;
+    }
+    return undefined;
 }
 
 function checkPathSetting(row: PostgresSettingRow, text: string): string | undefined {
@@ -291,7 +314,7 @@ function checkValue(row: PostgresSettingRow, value: SettingValue, major: number)
             return "error" in parsed ? parsed.error : checkRange(parsed.value, row, text);
         }
         case "string":
-            return checkListSetting(row, text) ?? checkPathSetting(row, text);
+            return checkListSetting(row, text) ?? checkPathSetting(row, text) ?? checkImageDependent(row, text);
     }
 }
 

@@ -125,15 +125,22 @@ export const REFUSED_SETTINGS: Readonly<Record<string, string>> = {
 /** Libraries of PostgreSQL's contrib that both the official image and Debian's packages ship. */
 export const PRELOADABLE_LIBRARIES = ["auth_delay", "auto_explain", "passwordcheck", "pg_prewarm", "pg_stat_statements"];
 
+const BOOLEAN_WORDS = new Set(["on", "off", "true", "false", "yes", "no", "1", "0"]);
+const BOOLEAN_TRUE = new Set(["on", "true", "yes", "1"]);
+
 /**
- * Values the server accepts but that need something of the Docker host the plan cannot see.
- * huge_pages=on stops PostgreSQL unless the host has huge pages reserved (try uses them when
- * there are); Debian and the official image build PostgreSQL without Bonjour, so bonjour=on
- * fails its check (guc.c check_bonjour).
+ * Values the server accepts that would stop the stack: huge_pages=on stops PostgreSQL unless the
+ * Docker host has huge pages reserved, which the plan cannot see (try uses them when there
+ * are); Debian and the official image build PostgreSQL without Bonjour, so bonjour=on fails its
+ * check (guc.c check_bonjour); pre_auth_delay and post_auth_delay hold every login for seconds,
+ * so the healthcheck, PgBouncer and the provider time out (found by the integration property
+ * test).
  */
-const REFUSED_VALUES: Readonly<Record<string, { value: string; why: string }>> = {
-    huge_pages: { value: "on", why: "needs huge pages reserved on the Docker host; use try" },
-    bonjour: { value: "on", why: "the images' PostgreSQL is built without Bonjour" },
+const REFUSED_VALUES: Readonly<Record<string, { refused: (text: string) => boolean; why: string }>> = {
+    huge_pages: { refused: (text) => text === "on", why: "on needs huge pages reserved on the Docker host; use try" },
+    bonjour: { refused: (text) => BOOLEAN_TRUE.has(text), why: "the images' PostgreSQL is built without Bonjour" },
+    pre_auth_delay: { refused: (text) => !/^0+(\s*[a-z]*)?$/.test(text), why: "a delay on every login makes the healthcheck, PgBouncer and the provider time out; only 0" },
+    post_auth_delay: { refused: (text) => !/^0+(\s*[a-z]*)?$/.test(text), why: "a delay on every login makes the healthcheck, PgBouncer and the provider time out; only 0" },
 };
 
 // ---------------------------------------------------------------- values
@@ -227,7 +234,7 @@ export function parseNumber(text: string, row: Pick<PostgresSettingRow, "name" |
     return { value };
 }
 
-const BOOLEAN_WORDS = new Set(["on", "off", "true", "false", "yes", "no", "1", "0"]);
+
 
 function checkRange(value: number, row: PostgresSettingRow, text: string): string | undefined {
     const min = Number(row.min_val);
@@ -345,8 +352,8 @@ export function checkSetting(table: PostgresSettingsTable, name: string, value: 
         return `is fixed when PostgreSQL is built or initialised (context internal) and cannot be set`;
     }
     const refusedValue = REFUSED_VALUES[lower];
-    if (refusedValue && settingText(value).toLowerCase() === refusedValue.value) {
-        return `${refusedValue.value} is refused: ${refusedValue.why}`;
+    if (refusedValue?.refused(settingText(value).trim().toLowerCase())) {
+        return `${shown(settingText(value))} is refused: ${refusedValue.why}`;
     }
     return checkValue(row, value, table.major);
 }

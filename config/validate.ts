@@ -332,11 +332,12 @@ function checkPgbouncerVersion(config: StackConfig, problems: Problem[]): void {
         return;
     }
     const shown = version.join(".");
-    if ((config.pgbouncer.maxPreparedStatements ?? 0) > 0 && !atLeast(version, [1, 21, 0])) {
+    // Any value, 0 included: PgBouncer before 1.21 refuses to start on an unknown parameter.
+    if (config.pgbouncer.maxPreparedStatements !== undefined && !atLeast(version, [1, 21, 0])) {
         problems.push({
             severity: "error",
             key: "pgbouncer.maxPreparedStatements",
-            message: `PgBouncer ${shown} (from pgbouncer.image) has no max_prepared_statements; it needs 1.21 or later`,
+            message: `PgBouncer ${shown} (from pgbouncer.image) has no max_prepared_statements and refuses to start with it; it needs 1.21 or later (or leave it unset)`,
         });
     }
     if (!atLeast(version, [1, 26, 1])) {

@@ -35,6 +35,10 @@ describe("numbers beyond what the servers and the kernel take", () => {
         expect(errorAt(values, key)).toMatch(message);
     });
 
+    test("max_prepared_statements, even 0, on a PgBouncer that does not know it (found by the integration property test)", () => {
+        expect(errorAt({ pgbouncer: { image: "zentoria-ci/pgbouncer:1.18.0", maxPreparedStatements: 0 } }, "pgbouncer.maxPreparedStatements")).toMatch(/refuses to start with it/);
+    });
+
     test("max_connections derived from the role limits is held to PostgreSQL's maximum too", () => {
         expect(errorAt({ roles: { readonly: { connectionLimit: 262143 } } }, "postgres.maxConnections")).toMatch(/derived from the role limits as 262\d+, over PostgreSQL's maximum 262143/);
     });
@@ -90,6 +94,9 @@ describe("postgres.settings against PostgreSQL's own table", () => {
         ["autovacuum", "maybe", /not a boolean/],
         ["work_mem", true, /a boolean is not a value for work_mem/],
         ["huge_pages", "on", /needs huge pages reserved on the Docker host/],
+        ["pre_auth_delay", 19, /a delay on every login makes the healthcheck, PgBouncer and the provider time out/],
+        ["post_auth_delay", "5min", /time out; only 0/],
+        ["debug_discard_caches", 1, /0 .. 0/],
         ["shared_preload_libraries", "pg_stat_statements,timescaledb", /timescaledb not among/],
         ["local_preload_libraries", "auto_explain", /plugins directory/],
         ["log_destination", "eventlog", /eventlog not among/],

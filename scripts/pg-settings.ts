@@ -59,6 +59,19 @@ function describeSource(source: SettingsSource): string {
     return source.kind === "image" ? `image ${source.image}` : `PostgreSQL binaries in ${source.dir}`;
 }
 
+/** The source a committed table was generated from (its generatedFrom), to generate it again. */
+export function sourceOf(generatedFrom: string): SettingsSource {
+    const image = /^image (\S+)$/.exec(generatedFrom);
+    if (image) {
+        return { kind: "image", image: image[1] };
+    }
+    const bin = /^PostgreSQL binaries in (\S+)$/.exec(generatedFrom);
+    if (bin) {
+        return { kind: "bin", dir: bin[1] };
+    }
+    throw new Error(`cannot tell where the table came from: ${JSON.stringify(generatedFrom)}`);
+}
+
 /** One setting per line, so that a new server version reads as a small diff. */
 export function formatTable(table: PostgresSettingsTable): string {
     const head = { major: table.major, serverVersion: table.serverVersion, generatedFrom: table.generatedFrom };

@@ -103,7 +103,9 @@ export const REFUSED_SETTINGS: Readonly<Record<string, string>> = {
     unix_socket_permissions: "the image's entrypoint needs the socket as the program sets it",
     reserved_connections: "the connection budget does not count it (PostgreSQL 16+)",
     statement_timeout: "the program sets it per role from timeouts.querySeconds; server-wide it would cut off the superuser's maintenance and the provider",
+    transaction_timeout: "server-wide it would cut off the superuser's maintenance and the provider (PostgreSQL 17+); timeouts.querySeconds sets statement_timeout per role",
     idle_session_timeout: "would close the idle server connections PgBouncer and the provider keep; timeouts.idleSeconds sets PgBouncer's server_idle_timeout",
+    debug_io_direct: "a developer option whose success depends on the Docker host's file system (PostgreSQL 16+)",
     default_transaction_read_only: "the program's provider creates roles, databases and grants",
     local_preload_libraries: "loads only from the plugins directory, which the images leave empty: every login would fail",
     db_user_namespace: "changes the login names the roles, PgBouncer and the provider use",
@@ -404,6 +406,10 @@ export function checkSettingCombinations(table: PostgresSettingsTable, settings:
         if (number("max_wal_senders") > 0) {
             problems.push({ setting: "max_wal_senders", message: 'must be 0 with wal_level "minimal" (it defaults to 10)' });
         }
+    }
+    // postmaster.c (PostgreSQL 17+): "WAL cannot be summarized when wal_level is "minimal"".
+    if (walLevel === "minimal" && findSetting(table, "summarize_wal") && BOOLEAN_TRUE.has(effectiveText(table, settings, "summarize_wal"))) {
+        problems.push({ setting: "summarize_wal", message: 'needs wal_level "replica" or "logical", not "minimal"' });
     }
     // xlog.c ReadControlFile: "min_wal_size must be at least twice wal_segment_size", the same for max_wal_size.
     const segmentMb = number("wal_segment_size") / (1024 * 1024);

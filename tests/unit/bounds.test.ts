@@ -126,6 +126,17 @@ describe("postgres.settings against PostgreSQL's own table", () => {
         expect(accepted({ postgres: { settings: { wal_level: "minimal", max_wal_senders: 0 } } })).toEqual([]);
     });
 
+    test("PostgreSQL 17's own table for a 17 image: its settings, not 15's", () => {
+        const image = { image: "zentoria-ci/postgres:17-trixie" };
+        expect(errorAt({ postgres: { ...image, settings: { old_snapshot_threshold: "1h" } } }, "postgres.settings.old_snapshot_threshold")).toBe("is not a PostgreSQL 17 setting");
+        expect(errorAt({ postgres: { ...image, settings: { transaction_timeout: "1min" } } }, "postgres.settings.transaction_timeout")).toMatch(/cut off the superuser's maintenance/);
+        expect(errorAt({ postgres: { ...image, settings: { wal_level: "minimal", max_wal_senders: 0, summarize_wal: true } } }, "postgres.settings.summarize_wal")).toMatch(
+            /needs wal_level/,
+        );
+        expect(accepted({ postgres: { ...image, settings: { io_combine_limit: "256kB", scram_iterations: 8192 } } })).toEqual([]);
+        expect(errorAt({ postgres: { settings: { io_combine_limit: "256kB" } } }, "postgres.settings.io_combine_limit")).toBe("is not a PostgreSQL 15 setting");
+    });
+
     test("the table of the image's major version is used, or the key says which is missing", () => {
         expect(majorFromImage("pgvector/pgvector:0.8.1-pg15-bookworm")).toBe(15);
         expect(majorFromImage("zentoria-ci/postgres:17-trixie")).toBe(17);

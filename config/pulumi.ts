@@ -19,7 +19,7 @@ function encryptedLeaves(stack: string): { leaves: readonly string[] } | { unkno
     if (!fs.existsSync(file)) {
         return { unknown: `there is no Pulumi.${stack}.yaml in the project directory to tell which leaves are encrypted` };
     }
-    return { leaves: readStackFile(file, CONFIG_NAMESPACE).secretLeaves };
+    return { leaves: readStackFile(file, CONFIG_NAMESPACE, path.basename(file)).secretLeaves };
 }
 
 export function rawConfigFromStack(): RawStackConfig {

@@ -501,13 +501,13 @@ function describe(value: GoValue): string {
     return value instanceof GoTime || typeof value !== "object" ? `the value ${shown(String(value instanceof GoTime ? value.text : value))}` : "a map";
 }
 
-/** Reads and parses a stack file; a file that cannot be read is one problem line too. */
-export function readStackFile(file: string, project: string): StackFileConfig {
+/** Reads and parses a stack file; a file that cannot be read is one problem line too. `label` names it in messages. */
+export function readStackFile(file: string, project: string, label = file): StackFileConfig {
     let text: string;
     try {
         text = fs.readFileSync(file, "utf8");
     } catch (error) {
-        throw new StackFileError([`${file}: ${(error as NodeJS.ErrnoException).code === "ENOENT" ? "no such file" : (error as Error).message}`]);
+        throw new StackFileError([`${label}: ${(error as NodeJS.ErrnoException).code === "ENOENT" ? "no such file" : (error as Error).message}`]);
     }
-    return parseStackFile(text, file, project);
+    return parseStackFile(text, label, project);
 }

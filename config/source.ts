@@ -4,7 +4,7 @@
 // RawStackConfig for the same file.
 import * as path from "path";
 import { CONFIG_NAMESPACE } from "./problems";
-import { ENCRYPTED_PLACEHOLDER, readStackFile, StackFileConfig } from "./stackFile";
+import { readStackFile, StackFileConfig } from "./stackFile";
 
 export { ENCRYPTED_PLACEHOLDER, StackFileError } from "./stackFile";
 
@@ -110,9 +110,4 @@ export function rawConfigFromStackFileConfig(read: StackFileConfig, source: stri
 /** A stack file read like the CLI reads it; throws StackFileError naming each problem by line. */
 export function rawConfigFromStackFile(file: string): RawStackConfig {
     return rawConfigFromStackFileConfig(readStackFile(file, CONFIG_NAMESPACE), path.basename(file));
-}
-
-/** For messages: the value that stands in for an encrypted leaf when the stack file was read without the CLI. */
-export function isEncryptedPlaceholder(value: unknown): boolean {
-    return value === ENCRYPTED_PLACEHOLDER;
 }

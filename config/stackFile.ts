@@ -393,8 +393,16 @@ function syntaxProblems(document: YAML.Document.Parsed, problems: Problems): voi
     }
 }
 
-function namespacedConfig(configNode: YAML.YAMLMap, decoder: Decoder, project: string, where: Located, problems: Problems): Map<string, { node: YAML.Node; value: GoValue }> {
-    const entries = new Map<string, { node: YAML.Node; value: GoValue; as: string }>();
+interface ConfigEntry {
+    node: YAML.Node;
+    value: GoValue;
+    /** The key as written in the file. */
+    as: string;
+}
+
+/** `namespace:name` -> the entry, with bare keys in the project's namespace, as the CLI reads them. */
+function namespacedConfig(configNode: YAML.YAMLMap, decoder: Decoder, project: string, where: Located, problems: Problems): Map<string, ConfigEntry> {
+    const entries = new Map<string, ConfigEntry>();
     for (const pair of configNode.items) {
         const keyNode = pair.key as YAML.Node;
         const keyValue = decoder.value(keyNode);

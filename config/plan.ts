@@ -42,7 +42,11 @@ export interface ProgramConnections {
      * (terraform-provider-postgresql provider.go defaultProviderMaxOpenConnections).
      */
     provider: number;
-    /** The container's pg_isready healthcheck: a backend for each probe. */
+    /**
+     * The container's pg_isready healthcheck: a backend for each probe. (The image's entrypoint
+     * connects only while it initialises an empty data directory, on a server that listens on
+     * its socket alone: nobody else can connect then, so there is nothing to count.)
+     */
     healthcheck: number;
 }
 

@@ -1,10 +1,12 @@
-// Reads the running stack's config through the Pulumi SDK.
+// Reads the running stack's config through the Pulumi SDK, and stops the program the way
+// Pulumi prints best: one log line per problem, then a RunError (no stack trace).
 import * as fs from "fs";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
-import { CONFIG_NAMESPACE } from "./problems";
+import { loadPlan, PlanResult } from "./index";
+import { CONFIG_NAMESPACE, formatProblem, StackConfigError } from "./problems";
 import { rawConfigFromPulumi, RawStackConfig } from "./source";
-import { readStackFile } from "./stackFile";
+import { readStackFile, StackFileError } from "./stackFile";
 
 /** The SDK exports isConfigSecret at run time but not in its type declarations. */
 const runtimeWithSecrets = pulumi.runtime as unknown as { isConfigSecret?: (key: string) => boolean };
@@ -26,4 +28,24 @@ export function rawConfigFromStack(): RawStackConfig {
     const isSecret = runtimeWithSecrets.isConfigSecret ?? (() => false);
     const stack = pulumi.getStack();
     return rawConfigFromPulumi(pulumi.runtime.allConfig(), isSecret, stack, encryptedLeaves(stack));
+}
+
+/**
+ * The running stack's plan, or every problem as one line of Pulumi's log and a RunError, which
+ * Pulumi prints without a stack trace; either way before any resource is registered.
+ */
+export function planFromStack(): PlanResult {
+    try {
+        return loadPlan(rawConfigFromStack());
+    } catch (error) {
+        const lines =
+            error instanceof StackConfigError ? error.problems.map(formatProblem) : error instanceof StackFileError ? [...error.lines] : undefined;
+        if (!lines) {
+            throw error;
+        }
+        for (const line of lines) {
+            pulumi.log.error(line);
+        }
+        throw new pulumi.RunError(`the stack config has ${lines.length} problem(s), each logged above; nothing was deployed`);
+    }
 }

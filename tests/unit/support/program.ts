@@ -1,8 +1,7 @@
 // Runs the whole Pulumi program (index.ts) under mocks with a stack's config file.
-import * as fs from "fs";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
-import * as YAML from "yaml";
+import { readStackFile } from "../../../config/stackFile";
 import { installMocks, settle } from "./mocks";
 import { REPO_ROOT } from "./config";
 
@@ -11,9 +10,9 @@ export function pulumiConfigMap(values: Record<string, unknown>): Record<string,
     return Object.fromEntries(Object.entries(values).map(([key, value]) => [key, typeof value === "string" ? value : JSON.stringify(value)]));
 }
 
+/** A stack file's config as the CLI hands it to the program, read by the program's own reader. */
 export function stackConfigValues(stack: string): Record<string, unknown> {
-    const document = YAML.parse(fs.readFileSync(path.join(REPO_ROOT, `Pulumi.${stack}.yaml`), "utf8"));
-    return document.config ?? {};
+    return readStackFile(path.join(REPO_ROOT, `Pulumi.${stack}.yaml`), "zentoria").config;
 }
 
 export type ProgramExports = Record<string, any>;

@@ -11,7 +11,7 @@ export const BENCHMARKS_MD = path.join(REPO_ROOT, "BENCHMARKS.md");
 const BEGIN = "<!-- GENERATED: bench/report.ts from the results file named below; do not edit by hand -->";
 const END = "<!-- END GENERATED -->";
 
-/** Section 5.1's avg_wait_time levels. */
+/** Section 5.1's avg_wait_time levels (PgBouncer 1.23+: mean wait per server assignment). */
 export const WAIT_WARNING_MS = 100;
 export const WAIT_CRITICAL_MS = 500;
 /** The issue's targets. */
@@ -64,6 +64,25 @@ function find(runs: readonly RunResult[], target: string, script: Script, level?
 
 function scriptsOf(results: BenchResults): Script[] {
     return results.options.scripts;
+}
+
+/** PgBouncer's [major, minor] from the machine's version line ("PgBouncer 1.24.1 ..."), if it parses. */
+export function pgbouncerVersion(results: Pick<BenchResults, "machine">): [number, number] | undefined {
+    const match = /PgBouncer (\d+)\.(\d+)/.exec(results.machine.versions.pgbouncer);
+    return match ? [Number(match[1]), Number(match[2])] : undefined;
+}
+
+/**
+ * PgBouncer 1.23+ shows avg_wait_time as the mean wait per server assignment (over stats_period);
+ * 1.18 showed microseconds waited per second of wall time.
+ */
+export function avgWaitIsPerAssignment(results: Pick<BenchResults, "machine">): boolean {
+    const version = pgbouncerVersion(results);
+    return version !== undefined && (version[0] > 1 || version[1] >= 23);
+}
+
+function preparedRuns(results: BenchResults): RunResult[] {
+    return results.prepared ?? [];
 }
 
 function topLevel(results: BenchResults): number {
@@ -127,6 +146,16 @@ export function targetChecks(results: BenchResults): TargetCheck[] {
                 name: `connection per transaction: pooled >= ${TARGET_CONNECT_RATIO}x direct (${script}, ${pooled.level} clients)`,
                 figure: `${fixed(ratio, 2)}x: ${integer(pooled.tps)} vs ${integer(direct.tps)} tps`,
                 met: ratio >= TARGET_CONNECT_RATIO,
+            });
+        }
+    }
+    for (const script of scriptsOf(results)) {
+        const pooled = find(preparedRuns(results), "pooled", script);
+        if (pooled) {
+            checks.push({
+                name: `prepared statements (pgbench -M prepared) through PgBouncer in ${results.plan.poolMode} mode: 0 errors (${script}, ${pooled.level} clients)`,
+                figure: `${errorCell(pooled)}; ${integer(pooled.transactionsTotal)} transactions`,
+                met: errorCount(pooled) === 0 && pooled.transactionsTotal > 0,
             });
         }
     }
@@ -203,6 +232,11 @@ function ratiosSection(results: BenchResults): string {
         if (connectDirect && connectPooled && connectDirect.tps > 0) {
             lines.push(`${script}, a connection per transaction: pooled ${fixed(connectPooled.tps / connectDirect.tps, 2)}x direct.`);
         }
+        const preparedDirect = find(preparedRuns(results), "direct", script);
+        const preparedPooled = find(preparedRuns(results), "pooled", script);
+        if (preparedDirect && preparedPooled && preparedDirect.tps > 0) {
+            lines.push(`${script}, prepared statements (pgbench -M prepared) at ${preparedPooled.level} clients: pooled ${fixed(preparedPooled.tps / preparedDirect.tps, 2)}x direct.`);
+        }
     }
     const restart = results.faults.postgresRestart;
     if (restart && restart.allClientsSucceededAgainMs !== null && restart.restartCommandMs > 0) {
@@ -223,7 +257,7 @@ function ratiosSection(results: BenchResults): string {
 export const OTHER_CPU_THRESHOLD = 20;
 
 function disturbedRuns(results: BenchResults): string {
-    const runs = [...results.sweep, ...results.connect, ...[results.faults.reload, results.faults.pauseResume].flatMap((fault) => (fault ? [fault.run] : []))];
+    const runs = [...results.sweep, ...results.connect, ...preparedRuns(results), ...[results.faults.reload, results.faults.pauseResume].flatMap((fault) => (fault ? [fault.run] : []))];
     const measured = runs.filter((run) => run.otherProcesses !== undefined);
     if (measured.length === 0) {
         return "not measured";
@@ -267,7 +301,9 @@ function machineSection(results: BenchResults, source: string): string {
         [
             "run settings",
             `${options.durationSeconds} s per run, first ${options.warmupSeconds} s left out; pgbench scale ${results.setup.scale} in ${results.setup.databases.join(", ")}; ` +
-                `-C runs at ${options.connectClients} clients for ${options.connectDurationSeconds ?? options.durationSeconds} s; faults: ${options.restartClients} restart clients, ${options.faultDurationSeconds} s RELOAD and PAUSE runs, PAUSE held ${options.pauseSeconds} s`,
+                `-C runs at ${options.connectClients} clients for ${options.connectDurationSeconds ?? options.durationSeconds} s; ` +
+                (preparedRuns(results).length ? `-M prepared runs at ${options.preparedClients} clients; ` : "") +
+                `faults: ${options.restartClients} restart clients, ${options.faultDurationSeconds} s RELOAD and PAUSE runs, PAUSE held ${options.pauseSeconds} s`,
         ],
     ];
     return `### Machine and run\n\n${table(["", ""], rows)}\n`;
@@ -382,6 +418,11 @@ function headlineSection(results: BenchResults): string {
         return "";
     }
     const waitStatus = (ms: number) => (ms > WAIT_CRITICAL_MS ? "critical" : ms > WAIT_WARNING_MS ? "warning" : "ok");
+    // PgBouncer 1.23+ counts server assignments: the wait per assignment is what its avg_wait_time
+    // shows and what section 5.1's thresholds mean; results from 1.18 have the wait per transaction.
+    const perAssignment = runs.some((run) => run.pgbouncer?.meanWaitPerAssignmentMs !== undefined);
+    const shownPerAssignment = avgWaitIsPerAssignment(results);
+    const meanWait = (bouncer: NonNullable<RunResult["pgbouncer"]>) => (perAssignment ? (bouncer.meanWaitPerAssignmentMs ?? 0) : bouncer.meanWaitPerTransactionMs);
     const rows = runs.map((run) => {
         const bouncer = run.pgbouncer;
         return [
@@ -393,8 +434,8 @@ function headlineSection(results: BenchResults): string {
             String(run.postgresBackends.max),
             bouncer ? String(bouncer.maxClientsWaiting) : "-",
             bouncer ? fixed(bouncer.maxWaitMs, 0) : "-",
-            bouncer ? `${fixed(bouncer.meanWaitPerTransactionMs, 2)} (${waitStatus(bouncer.meanWaitPerTransactionMs)}); worst pool ${bouncer.worstPool} ${fixed(bouncer.worstPoolMeanWaitMs, 2)}` : "-",
-            bouncer ? integer(bouncer.avgWaitTimeShownMaxUs) : "-",
+            bouncer ? `${fixed(meanWait(bouncer), 2)} (${waitStatus(meanWait(bouncer))}); worst pool ${bouncer.worstPool} ${fixed(bouncer.worstPoolMeanWaitMs, 2)}` : "-",
+            bouncer ? (shownPerAssignment ? fixed(bouncer.avgWaitTimeShownMaxUs / 1000, 2) : integer(bouncer.avgWaitTimeShownMaxUs)) : "-",
         ];
     });
     const perPool = runs.map((run) =>
@@ -428,8 +469,8 @@ function headlineSection(results: BenchResults): string {
                 "server conns used",
                 "most clients waiting",
                 "longest wait (maxwait) ms",
-                `mean wait per transaction ms (5.1: warning > ${WAIT_WARNING_MS}, critical > ${WAIT_CRITICAL_MS})`,
-                "avg_wait_time shown by 1.18 (us per s)",
+                `mean wait per ${perAssignment ? "server assignment" : "transaction"} ms (5.1: warning > ${WAIT_WARNING_MS}, critical > ${WAIT_CRITICAL_MS})`,
+                shownPerAssignment ? "largest avg_wait_time shown ms (per server assignment, over stats_period)" : "avg_wait_time shown by 1.18 (us per s)",
             ],
             rows,
         ) +
@@ -466,6 +507,58 @@ function connectSection(results: BenchResults): string {
         table(["script", "clients", "direct tps", "direct avg connect ms", "direct errors", "pooled tps", "pooled avg connect ms", "pooled errors", "pooled / direct"], rows) +
         `\n\nClient-side SCRAM-SHA-256 key derivation (PBKDF2, ${results.scramIterations} iterations, what libpq computes for every connection to either server) took ` +
         `${fixed(results.scramClientMs, 2)} ms on one core of this machine (measured with Node's OpenSSL).\n`
+    );
+}
+
+function preparedSection(results: BenchResults): string {
+    const runs = preparedRuns(results);
+    if (runs.length === 0) {
+        return "";
+    }
+    const rows = scriptsOf(results).map((script) => {
+        const direct = find(runs, "direct", script);
+        const pooled = find(runs, "pooled", script);
+        const level = direct?.level ?? pooled?.level;
+        const simple = (target: string) => (level === undefined ? undefined : find(results.sweep, target, script, level));
+        const statements = pooled?.pgbouncer?.preparedStatements;
+        return [
+            script,
+            level === undefined ? "-" : String(level),
+            direct ? integer(direct.tps) : "-",
+            latencyCell(direct),
+            errorCell(direct),
+            simple("direct") ? integer(simple("direct")!.tps) : "-",
+            pooled ? integer(pooled.tps) : "-",
+            latencyCell(pooled),
+            errorCell(pooled),
+            simple("pooled") ? integer(simple("pooled")!.tps) : "-",
+            direct && pooled && direct.tps > 0 ? `${fixed(pooled.tps / direct.tps, 2)}x` : "-",
+            statements ? `${integer(statements.clientParses)} / ${integer(statements.serverParses)} / ${integer(statements.binds)}` : "-",
+        ];
+    });
+    return (
+        "### Prepared statements (`pgbench -M prepared`)\n\n" +
+        table(
+            [
+                "script",
+                "clients",
+                "direct tps",
+                "direct p50 / p99 ms",
+                "direct errors",
+                "direct tps, simple protocol",
+                "pooled tps",
+                "pooled p50 / p99 ms",
+                "pooled errors",
+                "pooled tps, simple protocol",
+                "pooled / direct",
+                "PgBouncer: client Parse / server Parse / Bind",
+            ],
+            rows,
+        ) +
+        "\n\nThe extended protocol with named prepared statements: each client prepares its script's statements once per connection, then only binds and " +
+        "executes them. Through PgBouncer in transaction mode that works only because PgBouncer (1.21 or later, with `max_prepared_statements` above 0: " +
+        "200 by default since 1.24) keeps each client's statements and prepares them on whichever server connection serves the transaction; " +
+        "server Parse counts how often it had to. Simple protocol: the sweep's run at the same client count, where there is one.\n"
     );
 }
 
@@ -551,6 +644,7 @@ export function renderReport(results: BenchResults, source: string): string {
             sweepSection(results),
             headlineSection(results),
             connectSection(results),
+            preparedSection(results),
             admissionSection(results),
             faultsSection(results),
             mixSection(results),
@@ -578,7 +672,7 @@ export function updateBenchmarksMd(results: BenchResults, resultsFile: string, f
 export function validate(results: BenchResults): string[] {
     const problems: string[] = [];
     const { options } = results;
-    for (const run of [...results.sweep, ...results.connect]) {
+    for (const run of [...results.sweep, ...results.connect, ...preparedRuns(results)]) {
         for (const problem of run.problems) {
             problems.push(`${run.id}: ${problem}`);
         }
@@ -610,6 +704,23 @@ export function validate(results: BenchResults): string[] {
                 const run = find(results.connect, target, script);
                 if (!run || run.transactionsInWindow === 0) {
                     problems.push(`${target} ${script} -C: no transactions measured`);
+                }
+            }
+        }
+    }
+    if (options.phases.includes("prepared")) {
+        for (const target of ["direct", "pooled"] as const) {
+            for (const script of options.scripts) {
+                const run = find(preparedRuns(results), target, script);
+                if (!run || run.transactionsInWindow === 0) {
+                    problems.push(`${target} ${script} -M prepared: no transactions measured`);
+                    continue;
+                }
+                // The point of the phase: a PgBouncer that cannot carry prepared statements in
+                // transaction mode answers "prepared statement ... does not exist / already exists".
+                const broken = Object.keys(run.errors.messages).filter((message) => /prepared statement/i.test(message));
+                if (broken.length) {
+                    problems.push(`${run.id}: prepared statements failed: ${broken.join("; ")}`);
                 }
             }
         }

@@ -164,6 +164,7 @@ async function main(): Promise<number> {
         admission: [],
         sweep: [],
         connect: [],
+        prepared: [],
         faults: { postgresRestartVariants: [], redis: [] },
         problems: [],
     };
@@ -210,6 +211,7 @@ async function main(): Promise<number> {
 
         const sweep = options.phases.includes("sweep");
         const connect = options.phases.includes("connect");
+        const prepared = options.phases.includes("prepared");
         // Direct runs first: PgBouncer has opened no server connection yet (min_pool_size would
         // otherwise keep 5 per pool open, and they count against the same role limits).
         for (const target of ["direct", "pooled"] as const) {
@@ -263,6 +265,28 @@ async function main(): Promise<number> {
                     });
                 }
             }
+            if (prepared) {
+                // The extended protocol with named prepared statements: through PgBouncer 1.21+ in
+                // transaction mode only with max_prepared_statements > 0 (1.24's default: 200).
+                for (const script of options.scripts) {
+                    await attempt(`prepared ${target} ${script}`, async () => {
+                        log(`${target} ${options.preparedClients} clients, ${script}, pgbench -M prepared`);
+                        const { result } = await runWorkload(context, {
+                            id: `${target}-${script}-prepared-${options.preparedClients}`,
+                            target,
+                            script,
+                            level: options.preparedClients,
+                            connectPerTransaction: false,
+                            protocol: "prepared",
+                            durationSeconds: options.durationSeconds,
+                            warmupSeconds: options.warmupSeconds,
+                            window: "common",
+                        });
+                        results.prepared!.push(result);
+                        note(result);
+                    });
+                }
+            }
         }
         if (options.phases.includes("faults")) {
             const describe = (restart: PgRestartResult) =>
@@ -281,7 +305,8 @@ async function main(): Promise<number> {
                     results.faults.postgresRestartVariants.push(restart);
                     log(describe(restart));
                 } finally {
-                    await variant.server.stop("SIGTERM");
+                    // SIGINT: PgBouncer 1.23+ waits for every client on SIGTERM.
+                    await variant.server.stop("SIGINT");
                 }
                 log(`  the stack's PgBouncer answering on every pool again after ${await waitPooledHealthy(context)} ms`);
             });

@@ -2,6 +2,7 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import { Publish } from "../config/plan";
+import { volumeLabels } from "../render/labels";
 
 export interface HealthcheckTiming {
     interval: string;
@@ -40,7 +41,7 @@ export function localImage(name: string, image: string, parent: pulumi.Resource)
 export function dataVolume(name: string, volumeName: string, retainOnDestroy: boolean, labels: Record<string, string>, parent: pulumi.Resource): docker.Volume {
     return new docker.Volume(
         name,
-        { name: volumeName, labels: Object.entries(labels).map(([label, value]) => ({ label, value })) },
+        { name: volumeName, labels: Object.entries(volumeLabels(labels)).map(([label, value]) => ({ label, value })) },
         { parent, retainOnDelete: retainOnDestroy },
     );
 }

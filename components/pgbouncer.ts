@@ -5,6 +5,7 @@ import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import { StackPlan } from "../config/plan";
 import { CONTAINER_LAYOUT } from "../render/layout";
+import { serviceLabels } from "../render/labels";
 import { pgbouncerUserlistEntries, renderPgbouncerIni, renderUserlist } from "../render/pgbouncer";
 import { containerLabels, containerOptions, healthcheck, localImage, publishedPort, uploads } from "./docker";
 
@@ -26,7 +27,7 @@ export class PgBouncer extends pulumi.ComponentResource {
         const { plan } = args;
         const pgbouncer = plan.pgbouncer;
         const layout = CONTAINER_LAYOUT;
-        const labels = { "zentoria.stack": plan.prefix, "zentoria.service": "pgbouncer", "zentoria.container": "404" };
+        const labels = serviceLabels(plan, "pgbouncer");
 
         this.pgbouncerIni = renderPgbouncerIni(plan, layout);
         this.userlist = pulumi.secret(

@@ -4,6 +4,7 @@ import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import { StackPlan } from "../config/plan";
 import { CONTAINER_LAYOUT } from "../render/layout";
+import { serviceLabels } from "../render/labels";
 import { renderPgHbaConf, renderPostgresqlConf } from "../render/postgresql";
 import { containerLabels, containerOptions, dataVolume, healthcheck, localImage, publishedPort, uploads } from "./docker";
 
@@ -28,7 +29,7 @@ export class Postgres extends pulumi.ComponentResource {
         const { plan } = args;
         const postgres = plan.postgres;
         const layout = CONTAINER_LAYOUT;
-        const labels = { "zentoria.stack": plan.prefix, "zentoria.service": "postgres", "zentoria.container": "404" };
+        const labels = serviceLabels(plan, "postgres");
 
         this.postgresqlConf = renderPostgresqlConf(plan, layout);
         this.pgHbaConf = renderPgHbaConf();

@@ -4,6 +4,7 @@ import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import { StackPlan } from "../config/plan";
 import { CONTAINER_LAYOUT } from "../render/layout";
+import { serviceLabels } from "../render/labels";
 import { renderQdrantConfig } from "../render/qdrant";
 import { containerLabels, containerOptions, dataVolume, healthcheck, localImage, publishedPort, uploads } from "./docker";
 
@@ -29,7 +30,7 @@ export class Qdrant extends pulumi.ComponentResource {
         const { plan } = args;
         const qdrant = plan.qdrant;
         const layout = CONTAINER_LAYOUT;
-        const labels = { "zentoria.stack": plan.prefix, "zentoria.service": "qdrant" };
+        const labels = serviceLabels(plan, "qdrant");
 
         this.configFile = pulumi.secret(
             pulumi.all([args.apiKey, args.readOnlyApiKey]).apply(([apiKey, readOnlyApiKey]) => renderQdrantConfig(qdrant, layout, { apiKey, readOnlyApiKey })),

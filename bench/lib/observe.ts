@@ -8,6 +8,17 @@ interface StatsRow {
     xact: number;
     wait: number;
     avgWait: number;
+    /** total_server_assignment_count (PgBouncer 1.23+), else undefined. */
+    assignments?: number;
+    /** total_client_parse_count, total_server_parse_count, total_bind_count (1.21+), else undefined. */
+    clientParses?: number;
+    serverParses?: number;
+    binds?: number;
+}
+
+/** A SHOW STATS counter, or undefined when this PgBouncer has no such column. */
+function counter(row: Record<string, unknown>, column: string): number | undefined {
+    return row[column] === undefined || row[column] === null ? undefined : Number(row[column]);
 }
 
 export type StatsSnapshot = Record<string, StatsRow>;
@@ -79,7 +90,15 @@ export class Observer {
             if (row.database === "pgbouncer") {
                 continue;
             }
-            snapshot[String(row.database)] = { xact: Number(row.total_xact_count), wait: Number(row.total_wait_time), avgWait: Number(row.avg_wait_time) };
+            snapshot[String(row.database)] = {
+                xact: Number(row.total_xact_count),
+                wait: Number(row.total_wait_time),
+                avgWait: Number(row.avg_wait_time),
+                assignments: counter(row, "total_server_assignment_count"),
+                clientParses: counter(row, "total_client_parse_count"),
+                serverParses: counter(row, "total_server_parse_count"),
+                binds: counter(row, "total_bind_count"),
+            };
         }
         return snapshot;
     }
@@ -184,19 +203,41 @@ export class Sampler {
     }
 }
 
-/** PgBouncer's view of one run from SHOW STATS before and after it and the sampler's maxima. */
+/**
+ * PgBouncer's view of one run from SHOW STATS before and after it and the sampler's maxima. The
+ * wait is per server assignment where PgBouncer counts assignments (1.23+, the meaning its
+ * avg_wait_time has since then), else per transaction (1.18).
+ */
 export function pgbouncerObservation(before: StatsSnapshot, after: StatsSnapshot, sampler: Sampler, consoleClients: number): PgbouncerObservation {
     let transactions = 0;
     let waitUs = 0;
+    let assignments: number | undefined;
+    let prepared: PgbouncerObservation["preparedStatements"];
     let worstPool = "";
     let worstPoolMeanWaitMs = 0;
+    const delta = (alias: string, key: "assignments" | "clientParses" | "serverParses" | "binds") => {
+        const value = after[alias][key];
+        return value === undefined ? undefined : value - (before[alias]?.[key] ?? 0);
+    };
     for (const [alias, row] of Object.entries(after)) {
         const xact = row.xact - (before[alias]?.xact ?? 0);
         const wait = row.wait - (before[alias]?.wait ?? 0);
+        const assigned = delta(alias, "assignments");
         transactions += xact;
         waitUs += wait;
-        const mean = xact > 0 ? wait / xact / 1000 : 0;
-        if (mean >= worstPoolMeanWaitMs && xact > 0) {
+        if (assigned !== undefined) {
+            assignments = (assignments ?? 0) + assigned;
+        }
+        const clientParses = delta(alias, "clientParses");
+        if (clientParses !== undefined) {
+            prepared ??= { clientParses: 0, serverParses: 0, binds: 0 };
+            prepared.clientParses += clientParses;
+            prepared.serverParses += delta(alias, "serverParses") ?? 0;
+            prepared.binds += delta(alias, "binds") ?? 0;
+        }
+        const per = assigned ?? xact;
+        const mean = per > 0 ? wait / per / 1000 : 0;
+        if (mean >= worstPoolMeanWaitMs && per > 0) {
             worstPoolMeanWaitMs = mean;
             worstPool = alias;
         }
@@ -207,9 +248,12 @@ export function pgbouncerObservation(before: StatsSnapshot, after: StatsSnapshot
         maxWaitMs: round(sampler.pools.maxWaitMs),
         transactions,
         waitUs,
+        ...(assignments === undefined ? {} : { serverAssignments: assignments, meanWaitPerAssignmentMs: assignments > 0 ? round(waitUs / assignments / 1000) : 0 }),
         meanWaitPerTransactionMs: transactions > 0 ? round(waitUs / transactions / 1000) : 0,
         worstPoolMeanWaitMs: round(worstPoolMeanWaitMs),
         worstPool,
+        avgWaitTimeShownMaxUs: sampler.pools.avgWaitTimeShownMaxUs,
+        ...(prepared && prepared.clientParses + prepared.binds > 0 ? { preparedStatements: prepared } : {}),
         consoleClients,
     };
 }

@@ -2,8 +2,10 @@
 
 export type Script = "select-only" | "tpcb-like";
 export const SCRIPTS: readonly Script[] = ["select-only", "tpcb-like"];
-export type Phase = "sweep" | "connect" | "faults";
-export const PHASES: readonly Phase[] = ["sweep", "connect", "faults"];
+/** pgbench's query protocol (-M): the sweep and -C runs use simple, the prepared phase prepared. */
+export type Protocol = "simple" | "prepared";
+export type Phase = "sweep" | "connect" | "prepared" | "faults";
+export const PHASES: readonly Phase[] = ["sweep", "connect", "prepared", "faults"];
 
 export interface BenchOptions {
     smoke: boolean;
@@ -17,6 +19,8 @@ export interface BenchOptions {
     /** Clients and seconds of the connection-per-transaction runs (pgbench -C). */
     connectClients: number;
     connectDurationSeconds: number;
+    /** Clients of the extended-protocol runs (pgbench -M prepared), direct and pooled; --duration long. */
+    preparedClients: number;
     /** pgbench scale factor per database. */
     scale: number;
     /** Node clients inserting numbered rows while PostgreSQL restarts. */
@@ -53,6 +57,8 @@ export const FULL_DEFAULTS: BenchOptions = {
     warmupSeconds: 5,
     connectClients: 50,
     connectDurationSeconds: 25,
+    // Below every role's CONNECTION LIMIT, so that the direct run is complete too.
+    preparedClients: 100,
     scale: 50,
     restartClients: 100,
     restartLeadSeconds: 5,
@@ -85,6 +91,7 @@ export const SMOKE_DEFAULTS: BenchOptions = {
     connectClients: 4,
     // Unlike the over-limit runs, the -C runs need no overlap between pgbench processes.
     connectDurationSeconds: 1,
+    preparedClients: 10,
     scale: 1,
     restartClients: 6,
     restartLeadSeconds: 0.5,
@@ -107,13 +114,14 @@ export const USAGE = `usage: npm run bench -- [options]
   --warmup S                 seconds left out at the start of each run (default 5)
   --connect-clients N        clients of the pgbench -C runs (default 50)
   --connect-duration S       seconds per pgbench -C run (default: --duration; smoke 1)
+  --prepared-clients N       clients of the pgbench -M prepared runs, direct and pooled (default 100; smoke 10)
   --scale N                  pgbench scale factor per database (default 50)
   --restart-clients N        clients inserting rows while PostgreSQL restarts (default 100)
   --fault-duration S         seconds of the RELOAD and PAUSE/RESUME runs (default 24)
   --pause S                  seconds PgBouncer stays paused (default 3)
   --quiet-wait M             minutes to wait for a quiet machine (default 40; 0: no wait)
   --quiet-load L             quiet also means a 1-minute load average below L (default 1; 0: Go compilers only)
-  --phases sweep,connect,faults
+  --phases sweep,connect,prepared,faults
   --out FILE                 results JSON (default bench/results/full-<time>.json; smoke: none)
   --no-report                do not regenerate BENCHMARKS.md
   --keep                     keep server files, logs and pgbench logs
@@ -152,6 +160,7 @@ const VALUE_FLAGS = [
     "--warmup",
     "--connect-clients",
     "--connect-duration",
+    "--prepared-clients",
     "--scale",
     "--restart-clients",
     "--fault-duration",
@@ -208,6 +217,9 @@ export function parseOptions(argv: readonly string[]): BenchOptions | "help" {
                 break;
             case "--connect-clients":
                 options.connectClients = Math.max(1, positive(value, flag, true));
+                break;
+            case "--prepared-clients":
+                options.preparedClients = Math.max(1, positive(value, flag, true));
                 break;
             case "--scale":
                 options.scale = Math.max(1, positive(value, flag, true));

@@ -4,6 +4,7 @@ import { spawn } from "child_process";
 import * as path from "path";
 import { PGBENCH } from "./machine";
 import { latencySummary, readTransactionLog, TransactionLog } from "./latency";
+import type { Protocol } from "./options";
 import type { ShareResult, Workload } from "./results";
 import { track } from "./servers";
 import type { LibpqTarget } from "./targets";
@@ -19,6 +20,8 @@ export interface PgbenchSpec {
     /** Custom script file for the "monitoring-query" workload. */
     scriptFile?: string;
     connectPerTransaction: boolean;
+    /** pgbench -M. */
+    protocol: Protocol;
     /** Total transactions per second to schedule (pgbench --rate); unthrottled when absent. */
     ratePerSecond?: number;
     durationSeconds: number;
@@ -36,8 +39,9 @@ export interface PgbenchOutcome {
 export function pgbenchArgs(spec: PgbenchSpec): string[] {
     const args = [
         "--no-vacuum",
-        // PgBouncer 1.18 in transaction mode has no prepared statements; the same protocol for direct runs keeps them comparable.
-        "--protocol=simple",
+        // Simple for the sweep and -C runs (comparable with the figures measured on PgBouncer 1.18,
+        // which had no prepared statements in transaction mode); prepared for the prepared phase.
+        `--protocol=${spec.protocol}`,
         `--client=${spec.clients}`,
         "--jobs=1",
         `--time=${spec.durationSeconds}`,

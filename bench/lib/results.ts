@@ -1,5 +1,5 @@
 // The shape of a results file (bench/results/*.json): what run.ts writes and report.ts reads.
-import type { BenchOptions, Script } from "./options";
+import type { BenchOptions, Protocol, Script } from "./options";
 
 export type Target = "direct" | "pooled";
 export type Workload = Script | "monitoring-query";
@@ -99,15 +99,35 @@ export interface PgbouncerObservation {
     transactions: number;
     waitUs: number;
     /**
-     * Mean wait per transaction = delta total_wait_time / delta total_xact_count: in transaction
-     * mode what PgBouncer 1.24+ (the deployed 1.26.1) shows as avg_wait_time.
+     * Server assignments over the run (delta total_server_assignment_count; PgBouncer 1.23+).
+     * Absent in results from PgBouncer 1.18, which has no such counter.
      */
+    serverAssignments?: number;
+    /**
+     * Mean wait per server assignment = delta total_wait_time / delta total_server_assignment_count:
+     * what PgBouncer 1.23+ shows as avg_wait_time (over its stats_period), and what section 5.1's
+     * thresholds are read against. Absent for PgBouncer 1.18.
+     */
+    meanWaitPerAssignmentMs?: number;
+    /** Mean wait per transaction = delta total_wait_time / delta total_xact_count (in transaction mode about one assignment each). */
     meanWaitPerTransactionMs: number;
-    /** Worst pool's mean wait per transaction. */
+    /** Worst pool's mean wait per server assignment (1.18: per transaction). */
     worstPoolMeanWaitMs: number;
     worstPool: string;
-    /** Largest avg_wait_time PgBouncer 1.18 displayed (its unit: microseconds waited per second, per stats_period of 60 s). */
+    /**
+     * Largest avg_wait_time PgBouncer showed during the run, as shown (microseconds): with 1.23+ the
+     * mean wait per server assignment over stats_period (60 s); with 1.18 microseconds waited per
+     * second of wall time.
+     */
     avgWaitTimeShownMaxUs: number;
+    /** Prepared statements over the run (delta SHOW STATS totals; PgBouncer 1.21+), when any were seen. */
+    preparedStatements?: {
+        /** Parse messages clients sent. */
+        clientParses: number;
+        /** Statements PgBouncer prepared on server connections (a client's statement once per server connection). */
+        serverParses: number;
+        binds: number;
+    };
     /** Clients connected to PgBouncer when the run started (the admin console). */
     consoleClients: number;
 }
@@ -116,6 +136,8 @@ export interface RunResult {
     id: string;
     target: Target;
     script: Script;
+    /** pgbench -M; absent in older results, where every run was simple. */
+    protocol?: Protocol;
     connectPerTransaction: boolean;
     /** The client level (PgBouncer clients including the console when it takes a slot). */
     level: number;
@@ -247,6 +269,8 @@ export interface BenchResults {
     admission: AdmissionResult[];
     sweep: RunResult[];
     connect: RunResult[];
+    /** pgbench -M prepared, direct and pooled (absent in results from before the phase existed). */
+    prepared?: RunResult[];
     faults: {
         postgresRestart?: PgRestartResult;
         /**

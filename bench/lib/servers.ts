@@ -9,10 +9,11 @@ import { Client } from "pg";
 import { renderPgbouncerIni } from "../../render/pgbouncer";
 import { BINARIES, requireBinary } from "../../tests/integration/support/binaries";
 import { connectPg, redisClient } from "../../tests/integration/support/clients";
+import { startPgbouncerContainer } from "../../tests/integration/support/images";
 import { devPlan, LOOPBACK, testLayout } from "../../tests/integration/support/plan";
 import { freePorts } from "../../tests/integration/support/ports";
 import { run, ServerProcess, waitUntil } from "../../tests/integration/support/processes";
-import { Stack } from "../../tests/integration/support/stack";
+import { Stack, stopSignal } from "../../tests/integration/support/stack";
 import { PG_CTL } from "./machine";
 
 /** Child processes the benchmark spawned (pgbench); killed on any exit. */
@@ -178,15 +179,21 @@ export class BenchServers {
                 fs.chownSync(target, this.stack.owner.uid, this.stack.owner.gid);
             }
         }
-        const server = ServerProcess.start(name, requireBinary(BINARIES.pgbouncer), [layout.pgbouncer.configFile], this.logFile(name), {
+        const server = startPgbouncerContainer(name, layout.pgbouncer, this.logFile(name), {
             nofile: plan.pgbouncer.fileDescriptorLimit,
+            owner: this.stack.owner,
         });
         this.extra.push(server);
-        await waitUntil(server, `PgBouncer ${name}`, async () => {
-            const client = await connectPg(this.stack.adminConsoleConfig(port));
-            await client.end();
-            return true;
-        });
+        await waitUntil(
+            server,
+            `PgBouncer ${name}`,
+            async () => {
+                const client = await connectPg(this.stack.adminConsoleConfig(port));
+                await client.end();
+                return true;
+            },
+            120_000,
+        );
         return { port, server };
     }
 
@@ -198,11 +205,11 @@ export class BenchServers {
         this.stopped = true;
         killChildren();
         for (const server of this.extra.reverse()) {
-            await server.stop("SIGTERM");
+            await server.stop(stopSignal(server));
         }
         if (this.adoptedPostmaster !== undefined) {
             // PgBouncer first, as the harness does, then the postmaster pg_ctl started.
-            await this.stack.server("pgbouncer").stop("SIGTERM");
+            await this.stack.server("pgbouncer").stop("SIGINT");
             const result = await run(PG_CTL, ["stop", "-m", "fast", "-w", "-t", "60", "-D", this.stack.postgresDataDir], { asServerUser: true, timeoutMs: 90_000 }).catch(
                 (error: Error) => ({ code: -1, stdout: "", stderr: error.message }),
             );

@@ -7,7 +7,7 @@ import type { Context } from "./context";
 import { removeDir, runDir } from "./context";
 import { summariseWindow } from "./latency";
 import { goCompilers, otherProcesses } from "./machine";
-import type { Script } from "./options";
+import type { Protocol, Script } from "./options";
 import { pgbouncerObservation } from "./observe";
 import { PgbenchSpec, runPgbench } from "./pgbench";
 import type { AdmissionResult, MaxConnectionsProbe, RunResult, Target } from "./results";
@@ -20,6 +20,8 @@ export interface RunSpec {
     script: Script;
     level: number;
     connectPerTransaction: boolean;
+    /** pgbench -M (default simple). */
+    protocol?: Protocol;
     durationSeconds: number;
     warmupSeconds: number;
     /** "common": steady-state window; "whole": everything (fault runs). */
@@ -70,6 +72,7 @@ export async function runWorkload(context: Context, spec: RunSpec): Promise<{ re
             workload,
             scriptFile: context.monitoringScript,
             connectPerTransaction: spec.connectPerTransaction,
+            protocol: spec.protocol ?? "simple",
             ratePerSecond: workload === "monitoring-query" ? share.clients * MONITORING_POLLS_PER_SECOND : undefined,
             durationSeconds: spec.durationSeconds,
             logPrefix: path.join(dir, pool.alias),
@@ -128,6 +131,7 @@ export async function runWorkload(context: Context, spec: RunSpec): Promise<{ re
         id: spec.id,
         target: spec.target,
         script: spec.script,
+        protocol: spec.protocol ?? "simple",
         connectPerTransaction: spec.connectPerTransaction,
         level: spec.level,
         pgbenchClients: clients,

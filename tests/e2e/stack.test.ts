@@ -82,7 +82,7 @@ beforeAll(async () => {
     configFile = path.join(project, "Pulumi.e2e.yaml");
     const base = readStackConfig(path.join(__dirname, "Pulumi.e2e.yaml"));
     base.config["zentoria:prefix"] = prefix;
-    base.config["zentoria:postgres"] = { ...base.config["zentoria:postgres"], image: images.postgres, hostPort: await freePort() };
+    base.config["zentoria:postgres"] = { ...base.config["zentoria:postgres"], image: images.postgres15, hostPort: await freePort() };
     base.config["zentoria:pgbouncer"] = { image: images.pgbouncer, hostPort: await freePort() };
     base.config["zentoria:redis"] = { image: images.redis, hostPort: await freePort() };
     writeStackConfig(configFile, base);

@@ -24,7 +24,7 @@ describe("pooled connection strings through PgBouncer", () => {
                 expect(url).toContain(`@127.0.0.1:${stack.ports.pgbouncer}/${pool.alias}?`);
                 expect(await psqlRows(url, WHO)).toEqual([[pool.role, pool.database, service.name]]);
             }
-        });
+        }, 120_000);
     }
 
     servers.test("node-postgres logs in through every pool with SCRAM-SHA-256 and verifies PgBouncer's server signature", async (stack) => {
@@ -48,7 +48,7 @@ describe("pooled connection strings through PgBouncer", () => {
                 await client.end();
             }
         }
-    });
+    }, 120_000);
 
     servers.test("the Node services' URLs work verbatim as node-postgres connection strings", async (stack) => {
         // The backend and n8n run on node-postgres, which reads sslmode=prefer as verify-full.
@@ -67,7 +67,7 @@ describe("pooled connection strings through PgBouncer", () => {
                 }
             }
         }
-    });
+    }, 120_000);
 
     servers.test("the asyncpg URL carries prepared_statement_cache_size=0 and its parts log in", async (stack) => {
         const strings = stack.connectionStrings();
@@ -89,7 +89,7 @@ describe("pooled connection strings through PgBouncer", () => {
                 }
             }
         }
-    });
+    }, 120_000);
 
     servers.test("n8n's DB_POSTGRESDB_* variables from serviceEnv log in to the n8n pool", async (stack) => {
         const env = Object.fromEntries(serviceEnv(stack.plan, stack.credentials, stack.endpoints, "n8n"));
@@ -111,7 +111,7 @@ describe("pooled connection strings through PgBouncer", () => {
         } finally {
             await client.end();
         }
-    });
+    }, 120_000);
 
     servers.test("every service's .env variables: pooled URLs equal connectionStrings, direct URLs reach PostgreSQL itself", async (stack) => {
         const strings = stack.connectionStrings();
@@ -134,7 +134,7 @@ describe("pooled connection strings through PgBouncer", () => {
                 }
             }
         }
-    });
+    }, 120_000);
 
     servers.test("a wrong password is refused: SASL authentication failed at PgBouncer, password authentication failed at PostgreSQL", async (stack) => {
         const strings = stack.connectionStrings();
@@ -152,7 +152,7 @@ describe("pooled connection strings through PgBouncer", () => {
         expect([...byRole.keys()].sort()).toEqual(stack.plan.pgbouncer.users.map((user) => user.role).sort());
         const admin = await refusedConnection({ ...stack.adminConsoleConfig(), password: randomPassword() });
         expect(admin.message).toBe("SASL authentication failed");
-    });
+    }, 120_000);
 });
 
 /** Files under `dir`, recursively. */
@@ -203,5 +203,5 @@ describe("secrets", () => {
         expect(scanned.some((file) => file.startsWith(stack.layout.redis.dataDirectory))).toBe(true);
         expect(verifiersSeen).toBeGreaterThan(0);
         expect(leaks).toEqual([]);
-    });
+    }, 120_000);
 });

@@ -16,8 +16,8 @@ import { tryPlan } from "../../config";
 import { leafPaths } from "../../config/source";
 import { mergeOverDefaults } from "../../config/validate";
 import { Overrides, validLookingConfig } from "../support/configs";
-import { BINARIES } from "./support/binaries";
 import { connectPg } from "./support/clients";
+import { pgbouncerVersion } from "./support/images";
 import { configPlan } from "./support/plan";
 import { PostgresTemplate, Stack } from "./support/stack";
 
@@ -30,7 +30,10 @@ const SAMPLES = Number(process.env.ZENTORIA_PROPERTY_SAMPLES ?? 30);
  * the servers that actually start.
  */
 function machineOverrides(): Overrides {
-    const version = /PgBouncer (\d+\.\d+\.\d+)/.exec(execFileSync(BINARIES.pgbouncer.path, ["--version"], { encoding: "utf8" }))?.[1] ?? "1.18.0";
+    const version = /PgBouncer (\d+\.\d+\.\d+)/.exec(pgbouncerVersion())?.[1];
+    if (!version) {
+        throw new Error(`cannot tell the harness's PgBouncer version: ${pgbouncerVersion()}`);
+    }
     return { postgres: { image: "zentoria-ci/postgres:15-bookworm" }, pgbouncer: { image: `zentoria-ci/pgbouncer:${version}` } };
 }
 
@@ -41,9 +44,10 @@ function acceptedAsIs(config: Overrides): boolean {
 }
 
 /**
- * The descriptors this process may give PgBouncer. A root Docker daemon can raise a
- * container's limit to fs.nr_open, the bound the check enforces; the test's own processes can
- * go no higher than their hard limit.
+ * The descriptors a container may get on this machine. A root Docker daemon with its usual
+ * capabilities raises a container's limit up to fs.nr_open, the bound the check enforces; the
+ * daemon here runs without CAP_SYS_RESOURCE and cannot go past its own hard limit, which is
+ * this process's (measured: --ulimit nofile above 20000 fails with "error setting rlimit").
  */
 const HARD_NOFILE = Number(execFileSync("sh", ["-c", "ulimit -Hn"], { encoding: "utf8" }).trim());
 

@@ -50,7 +50,7 @@ describe("section 5.2's queries as zentoria_monitor", () => {
         const pid = Number((await client.query("select pg_backend_pid() as pid")).rows[0].pid);
         const done = client.query(LONG_QUERY).catch((error: Error) => error);
         longRunner = { client, pid, started: Date.now(), done };
-    }, 30_000);
+    }, 60_000);
 
     afterAll(async () => {
         if (longRunner) {
@@ -60,7 +60,7 @@ describe("section 5.2's queries as zentoria_monitor", () => {
             await longRunner.done;
             await longRunner.client.end();
         }
-    }, 30_000);
+    }, 60_000);
 
     async function monitoringClient(stack: Stack): Promise<Client> {
         const pool = stack.plan.pools.find((candidate) => candidate.service === "monitoring")!;
@@ -83,7 +83,7 @@ describe("section 5.2's queries as zentoria_monitor", () => {
         } finally {
             await client.end();
         }
-    });
+    }, 120_000);
 
     servers.test("connection usage by database: a row per database against the plan's max_connections", async (stack) => {
         const client = await monitoringClient(stack);
@@ -102,7 +102,7 @@ describe("section 5.2's queries as zentoria_monitor", () => {
         } finally {
             await client.end();
         }
-    });
+    }, 120_000);
 
     servers.test(
         "long-running queries: the superuser's query past 30 seconds, with its text",

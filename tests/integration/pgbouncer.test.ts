@@ -50,7 +50,7 @@ servers.test("SHOW CONFIG reports the plan's pool settings", async (stack) => {
     } finally {
         await adminConsole.end();
     }
-});
+}, 120_000);
 
 servers.test("SHOW DATABASES lists exactly the plan's pools, each with its pool_size, reserve and limit", async (stack) => {
     const adminConsole = await openAdminConsole(stack);
@@ -69,7 +69,8 @@ servers.test("SHOW DATABASES lists exactly the plan's pools, each with its pool_
                         database: pool.database,
                         pool_size: pool.poolSize,
                         min_pool_size: pgbouncer.minPoolSize,
-                        reserve_pool: pgbouncer.reservePoolSize,
+                        // PgBouncer 1.24 renamed SHOW DATABASES' reserve_pool column.
+                        reserve_pool_size: pgbouncer.reservePoolSize,
                         max_connections: pgbouncer.maxDbConnections,
                         paused: 0,
                         disabled: 0,
@@ -79,7 +80,7 @@ servers.test("SHOW DATABASES lists exactly the plan's pools, each with its pool_
     } finally {
         await adminConsole.end();
     }
-});
+}, 120_000);
 
 servers.test("SHOW POOLS: every pool runs in the plan's pool_mode once its service logs in", async (stack) => {
     const strings = stack.connectionStrings();
@@ -102,7 +103,7 @@ servers.test("SHOW POOLS: every pool runs in the plan's pool_mode once its servi
     } finally {
         await endAll([...clients, adminConsole]);
     }
-});
+}, 120_000);
 
 servers.test("the admin user runs section 5.1's commands and RELOAD", async (stack) => {
     const adminConsole = await openAdminConsole(stack);
@@ -121,7 +122,7 @@ servers.test("the admin user runs section 5.1's commands and RELOAD", async (sta
     // The operators' URL (sslmode=prefer) with libpq, exactly as rendered.
     const env = Object.fromEntries(operatorEnv(stack.plan, stack.credentials, stack.endpoints));
     expect((await psqlRows(String(env.PGBOUNCER_ADMIN_URL), "SHOW VERSION"))[0][0]).toMatch(/^PgBouncer /);
-});
+}, 120_000);
 
 servers.test("each stats user runs section 5.1's commands and is refused admin commands", async (stack) => {
     expect(stack.plan.pgbouncer.statsUsers).toEqual(["zentoria_monitor"]);
@@ -152,7 +153,7 @@ servers.test("each stats user runs section 5.1's commands and is refused admin c
     } finally {
         await admin.end();
     }
-});
+}, 120_000);
 
 servers.test("application roles are refused on the console", async (stack) => {
     const statsUsers = new Set(stack.plan.pgbouncer.statsUsers);
@@ -168,4 +169,4 @@ servers.test("application roles are refused on the console", async (stack) => {
         });
         expect({ role, message: error.message }).toEqual({ role, message: "not allowed" });
     }
-});
+}, 120_000);

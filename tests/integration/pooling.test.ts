@@ -81,7 +81,7 @@ describe("max_client_conn", () => {
         await stack.startPgbouncer("pgbouncer-max-client-conn", plan, layout);
         expect(fs.readFileSync(layout.pgbouncer.configFile, "utf8")).toBe(renderPgbouncerIni(plan, layout));
         second = { stack, port };
-    });
+    }, 120_000);
 
     servers.test(`clients beyond max_client_conn ${MAX_CLIENT_CONN} are refused, the admin console counted among them`, async (stack) => {
         if (!second) {
@@ -121,7 +121,7 @@ describe("max_client_conn", () => {
         } finally {
             await endAll([...clients, adminConsole]);
         }
-    });
+    }, 120_000);
 });
 
 async function waitFor(probe: () => Promise<boolean>, what: string): Promise<void> {

@@ -66,13 +66,13 @@ servers.test("redis.conf loads as rendered: its port, directory, limits and user
     const aclList = (await admin.call("ACL", "LIST")) as string[];
     expect(aclList.find((line) => line.startsWith("user default "))).toMatch(/^user default off /);
     expect(fs.readFileSync(stack.server("redis").logFile, "utf8")).toContain("Ready to accept connections");
-});
+}, 120_000);
 
 servers.test("section 3.3: CONFIG GET maxclients as the admin user shows the plan's maxclients", async (stack) => {
     const admin = await connected(login(stack, "admin"));
     expect(await admin.call("CONFIG", "GET", "maxclients")).toEqual(["maxclients", String(stack.plan.redis.maxclients)]);
     expect(stack.plan.redis.maxclients).toBe(1000);
-});
+}, 120_000);
 
 servers.test("without a login every command is refused with NOAUTH; a wrong password with WRONGPASS", async (stack) => {
     const anonymous = await connected({ host: "127.0.0.1", port: stack.ports.redis }, { enableReadyCheck: false });
@@ -85,7 +85,7 @@ servers.test("without a login every command is refused with NOAUTH; a wrong pass
     expect(await refusal(anonymous, ["AUTH", "not-the-password"])).toMatch(/^WRONGPASS /);
     // Still not logged in.
     expect(await refusal(anonymous, ["PING"])).toMatch(/^NOAUTH /);
-});
+}, 120_000);
 
 servers.test("section 3.2: each client's URL works on its own logical database", async (stack) => {
     const strings = stack.connectionStrings();
@@ -111,7 +111,7 @@ servers.test("section 3.2: each client's URL works on its own logical database",
     for (const client of stack.plan.redis.clients) {
         expect(keyspace).toMatch(new RegExp(`^db${client.database}:keys=\\d+`, "m"));
     }
-});
+}, 120_000);
 
 servers.test("each service's .env Redis variables log in (REDIS_*, and n8n's QUEUE_BULL_REDIS_*)", async (stack) => {
     const strings = stack.connectionStrings();
@@ -151,7 +151,7 @@ servers.test("each service's .env Redis variables log in (REDIS_*, and n8n's QUE
         }
     }
     expect(checkedQueue).toBe(true);
-});
+}, 120_000);
 
 servers.test("service users are refused every @dangerous command (administration and keyspace sweeps)", async (stack) => {
     const serviceUsers = stack.plan.redis.users.filter((user) => user.kind === "service").map((user) => user.name);
@@ -170,7 +170,7 @@ servers.test("service users are refused every @dangerous command (administration
     const admin = await connected(login(stack, "admin"));
     expect(await admin.call("CONFIG", "GET", "maxclients")).toEqual(["maxclients", String(stack.plan.redis.maxclients)]);
     expect(await admin.call("ACL", "USERS")).not.toContain("intruder");
-});
+}, 120_000);
 
 servers.test("the pubsub user publishes and subscribes on any channel", async (stack) => {
     const url = stack.connectionStrings().redis.pubsub;
@@ -180,7 +180,7 @@ servers.test("the pubsub user publishes and subscribes on any channel", async (s
     await subscriber.subscribe("zentoria:events");
     expect(await publisher.publish("zentoria:events", "hello")).toBe(1);
     expect(await received).toEqual(["zentoria:events", "hello"]);
-});
+}, 120_000);
 
 servers.test("the healthcheck user, with the password file the container gets, may PING and nothing else", async (stack) => {
     const password = fs.readFileSync(stack.layout.redis.healthcheckPasswordFile, "utf8");
@@ -189,7 +189,7 @@ servers.test("the healthcheck user, with the password file the container gets, m
     for (const command of [["GET", "x"], ["SET", "x", "1"], ["INFO"], ["CONFIG", "GET", "maxclients"], ["CLIENT", "LIST"], ["SELECT", "1"], ["PUBLISH", "c", "m"]]) {
         expect({ command, message: await refusal(health, command) }).toEqual({ command, message: expect.stringMatching(/^NOPERM /) });
     }
-});
+}, 120_000);
 
 servers.test("the monitor user runs section 5.3's INFO clients, INFO memory and CLIENT LIST, and reads no data", async (stack) => {
     const monitor = await connected(login(stack, "monitor"));
@@ -204,4 +204,4 @@ servers.test("the monitor user runs section 5.3's INFO clients, INFO memory and 
     for (const command of [["GET", "x"], ["SET", "x", "1"], ["KEYS", "*"], ["CONFIG", "SET", "maxclients", "10"], ["CLIENT", "KILL", "TYPE", "normal"], ["FLUSHALL"]]) {
         expect({ command, message: await refusal(monitor, command) }).toEqual({ command, message: expect.stringMatching(/^NOPERM /) });
     }
-});
+}, 120_000);

@@ -13,12 +13,14 @@ const servers = useStack({ postgres: true, pgbouncer: true });
 const ALIAS = "zentoria_main";
 const NEW_POOL_SIZE = 7;
 
-interface ClientRow {
+/** What identifies one PgBouncer client in SHOW CLIENTS (1.24 adds a unique `id`; `ptr` may be reused after a disconnect). */
+interface ClientIdentity {
     user: string;
     database: string;
     port: number;
     connect_time: string;
     ptr: string;
+    id?: unknown;
 }
 
 servers.test(`services.backend.pools.zentoria_main.poolSize ${NEW_POOL_SIZE}: re-rendered, RELOADed, in effect, no client dropped`, async (stack) => {
@@ -53,9 +55,14 @@ servers.test(`services.backend.pools.zentoria_main.poolSize ${NEW_POOL_SIZE}: re
         idle.on("end", () => (idleEnded = true));
         expect((await idle.query("select current_user as role, current_database() as database")).rows).toEqual([{ role: before.role, database: before.database }]);
         const localPort = (idle.connection.stream as Socket).localPort;
-        const identity = async () => (await admin.query<ClientRow>("SHOW CLIENTS")).rows.filter((row) => row.port === localPort && row.database === ALIAS);
+        // Only what identifies the client: request_time, state and wait change with every query.
+        const identity = async (): Promise<ClientIdentity[]> =>
+            (await admin.query<ClientIdentity>("SHOW CLIENTS")).rows
+                .filter((row) => row.port === localPort && row.database === ALIAS)
+                .map(({ user, database, port, connect_time, ptr, id }) => ({ user, database, port, connect_time, ptr, id }));
         const identityBefore = await identity();
         expect(identityBefore).toHaveLength(1);
+        expect(identityBefore[0].id).toBeDefined();
         const poolSizeShown = async () => (await admin.query("SHOW DATABASES")).rows.find((row) => row.name === ALIAS)?.pool_size;
         expect(await poolSizeShown()).toBe(before.poolSize);
         const pid = stack.server("pgbouncer").pid;
@@ -74,6 +81,7 @@ servers.test(`services.backend.pools.zentoria_main.poolSize ${NEW_POOL_SIZE}: re
         expect(stack.server("pgbouncer").pid).toBe(pid);
         expect((await idle.query("select current_user as role, current_database() as database")).rows).toEqual([{ role: before.role, database: before.database }]);
         expect(idleEnded).toBe(false);
+        // Still connected, and the same PgBouncer client as before the RELOAD.
         expect(await identity()).toEqual(identityBefore);
 
         // The new size is the one PgBouncer enforces: 3 x 7 clients get at most 7 + reserve server connections (the old size was 20).
@@ -88,4 +96,4 @@ servers.test(`services.backend.pools.zentoria_main.poolSize ${NEW_POOL_SIZE}: re
     } finally {
         await endAll(clients);
     }
-});
+}, 120_000);

@@ -41,7 +41,7 @@ servers.test("every role has the plan's CONNECTION LIMIT; the superuser has none
     } finally {
         await superuser.end();
     }
-});
+}, 120_000);
 
 for (const namingRole of namingPlan.roles.filter((role) => role.access !== "superuser")) {
     servers.test(`${namingRole.name}: ${namingRole.connectionLimit} direct connections succeed, one more gets "too many connections for role"`, async (stack) => {
@@ -74,7 +74,7 @@ for (const namingRole of namingPlan.roles.filter((role) => role.access !== "supe
         } finally {
             await endAll([...clients, superuser]);
         }
-    });
+    }, 120_000);
 }
 
 async function waitForCount(superuser: Client, role: string, count: number): Promise<void> {

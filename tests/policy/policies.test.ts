@@ -1,8 +1,8 @@
 // Each policy of policy/ over violating and compliant resources, with properties in the shape the
 // engine hands them to a policy pack (camelCase inputs, secrets and unknowns in wire form).
-import { messages, policyNamed, policyResource, ResourceInput, run, secret, settingsWith, UNKNOWN_STRING, urnOf } from "../../policy/harness";
+import { messages, policyNamed, policyResource, ResourceInput, run, secret, UNKNOWN_STRING, urnOf } from "../../policy/harness";
 import { imageRef } from "../../config/schema";
-import { credentialIn, isLoopback, TYPES, unpinnedReason } from "../../policy/policies";
+import { credentialIn, isLoopback, LABEL, stackCredentials, TYPES, unpinnedReason, zentoriaPolicies } from "../../policy/policies";
 
 const CONTAINER = TYPES.container;
 
@@ -24,6 +24,8 @@ function container(name: string, props: Record<string, unknown>): ResourceInput 
 
 describe("no-public-port (mandatory)", () => {
     const policy = policyNamed("no-public-port");
+    const HINT =
+        "publish on 127.0.0.1, or set zentoria:bindAddress with zentoria:allowPublicBind: true in the stack config (the program then labels the container zentoria.public-bind=<address>).";
 
     test("is mandatory", () => {
         expect(policy.enforcementLevel).toBe("mandatory");
@@ -47,9 +49,9 @@ describe("no-public-port (mandatory)", () => {
         ];
         const found = await run(policy, [container("zentoria-redis", { ports })]);
         expect(messages(found)).toEqual([
-            "zentoria-redis publishes container port 5432/tcp as host port 5432 on address 0.0.0.0; publish on 127.0.0.1, or set zentoria:allowPublicBind: true in the stack config.",
-            "zentoria-redis publishes container port 6432/tcp as host port 6432 on address 192.168.1.10; publish on 127.0.0.1, or set zentoria:allowPublicBind: true in the stack config.",
-            "zentoria-redis publishes container port 6379/tcp as host port 6379 on every address (no ip given); publish on 127.0.0.1, or set zentoria:allowPublicBind: true in the stack config.",
+            `zentoria-redis publishes container port 5432/tcp as host port 5432 on address 0.0.0.0; ${HINT}`,
+            `zentoria-redis publishes container port 6432/tcp as host port 6432 on address 192.168.1.10; ${HINT}`,
+            `zentoria-redis publishes container port 6379/tcp as host port 6379 on every address (no ip given); ${HINT}`,
         ]);
         expect(found.every((violation) => violation.urn === urnOf(CONTAINER, "zentoria-redis"))).toBe(true);
     });
@@ -60,9 +62,20 @@ describe("no-public-port (mandatory)", () => {
         ]);
     });
 
-    test("follows the stack's zentoria:allowPublicBind", async () => {
-        const allowed = policyNamed("no-public-port", settingsWith({ allowPublicBind: true }));
-        expect(await run(allowed, [container("public", { ports: [{ internal: 5432, external: 5432, ip: "0.0.0.0", protocol: "tcp" }] })])).toEqual([]);
+    test("accepts the address of the container's zentoria.public-bind label (the stack's zentoria:allowPublicBind), and only that one", async () => {
+        const labels = [{ label: LABEL.publicBind, value: "192.168.1.10" }];
+        const ports = [
+            { internal: 5432, external: 5432, ip: "192.168.1.10", protocol: "tcp" },
+            { internal: 6432, external: 6432, ip: "127.0.0.1", protocol: "tcp" },
+            { internal: 6379, external: 6379, ip: "0.0.0.0", protocol: "tcp" },
+        ];
+        expect(messages(await run(policy, [container("public", { labels, ports })]))).toEqual([
+            `public publishes container port 6379/tcp as host port 6379 on address 0.0.0.0; ${HINT}`,
+        ]);
+        const anyAddress = [{ label: LABEL.publicBind, value: "0.0.0.0" }];
+        expect(await run(policy, [container("public", { labels: anyAddress, ports: [ports[2]] })])).toEqual([]);
+        expect(await run(policy, [container("host", { labels: anyAddress, networkMode: "host", ports: [] })])).toEqual([]);
+        expect(await run(policy, [container("host", { labels, networkMode: "host", ports: [] })])).toHaveLength(1);
     });
 
     test("loopback means 127.0.0.0/8 and ::1 only", () => {
@@ -108,38 +121,59 @@ describe("container-healthcheck and container-restart-policy (advisory)", () => 
     });
 });
 
-describe("data-volume-retained (mandatory)", () => {
+describe("data-volume-retained (mandatory, stack)", () => {
     const policy = policyNamed("data-volume-retained");
+    const labels = (entries: Record<string, string>) => Object.entries(entries).map(([label, value]) => ({ label, value }));
     const volume = (name: string, service: string | undefined, opts: { protect?: boolean } = {}): ResourceInput => ({
         type: TYPES.volume,
         name,
-        props: { name, labels: service ? [{ label: "zentoria.stack", value: "zentoria" }, { label: "zentoria.service", value: service }] : [] },
+        props: { name, labels: service ? labels({ "zentoria.stack": "zentoria", "zentoria.service": service }) : [] },
         opts,
     });
+    const owner = (service: string, extra: Record<string, string> = {}, stack = "zentoria"): ResourceInput =>
+        container(`${stack}-${service}`, { labels: labels({ "zentoria.stack": stack, "zentoria.service": service, ...extra }) });
+    const owners = [owner("postgres"), owner("redis"), owner("qdrant")];
 
     test("is mandatory", () => {
         expect(policy.enforcementLevel).toBe("mandatory");
     });
 
-    test("accepts the data services' volumes while the stack retains their data (the default)", async () => {
-        expect(await run(policy, [volume("pg", "postgres"), volume("redis", "redis"), volume("qdrant", "qdrant")])).toEqual([]);
+    test("accepts the data services' volumes while their containers do not declare zentoria.data-retained=false (the default)", async () => {
+        expect(await run(policy, [volume("pg", "postgres"), volume("redis", "redis"), volume("qdrant", "qdrant"), ...owners])).toEqual([]);
     });
 
-    test("reports a volume whose service does not retain its data, unless it is protected", async () => {
-        const settings = settingsWith({ retainData: { postgres: true, redis: false, qdrant: true } });
-        const strict = policyNamed("data-volume-retained", settings);
-        expect(messages(await run(strict, [volume("zentoria-redis-data", "redis"), volume("pg", "postgres")]))).toEqual([
-            "zentoria-redis-data is deleted with the stack: zentoria:redis.retainDataOnDestroy is false and the volume is not protected.",
+    test("reports the volume of a service whose container says its data is not retained, unless it is protected", async () => {
+        const resources = [volume("zentoria-redis-data", "redis"), volume("pg", "postgres"), owner("postgres"), owner("redis", { [LABEL.dataRetained]: "false" })];
+        const found = await run(policy, resources);
+        expect(messages(found)).toEqual([
+            'zentoria-redis-data is deleted with the stack: zentoria:redis.retainDataOnDestroy is false and the volume is not protected. If that is intended, say so in this stack\'s policy config: {"data-volume-retained": {"notRetainedServices": ["redis"]}}.',
         ]);
-        expect(await run(strict, [volume("zentoria-redis-data", "redis", { protect: true })])).toEqual([]);
+        expect(found[0].urn).toBe(urnOf(TYPES.volume, "zentoria-redis-data"));
+        expect(await run(policy, [volume("zentoria-redis-data", "redis", { protect: true }), owner("redis", { [LABEL.dataRetained]: "false" })])).toEqual([]);
     });
 
-    test("reports a volume of no data service, unless it is protected", async () => {
+    test("matches a volume with the containers of its own stack only", async () => {
+        const other = owner("redis", { [LABEL.dataRetained]: "false" }, "zentoria-prod");
+        expect(await run(policy, [volume("zentoria-redis-data", "redis"), owner("redis"), other])).toEqual([]);
+    });
+
+    test("the stack's policy config waives it for the services it names, or disables it", async () => {
+        const resources = [volume("zentoria-redis-data", "redis"), volume("pg", "postgres"), owner("redis", { [LABEL.dataRetained]: "false" }), owner("postgres", { [LABEL.dataRetained]: "false" })];
+        const found = await run(policy, resources, { "data-volume-retained": { notRetainedServices: ["redis"] } });
+        expect(found.map((violation) => violation.urn)).toEqual([urnOf(TYPES.volume, "pg")]);
+        expect(await run(policy, resources, { "data-volume-retained": "disabled" })).toEqual([]);
+        expect(policy.configSchema?.properties.notRetainedServices).toMatchObject({ type: "array", items: { enum: ["postgres", "redis", "qdrant"] } });
+    });
+
+    test("reports a volume of no data service, or with no container of its service, unless it is protected", async () => {
         const message =
             "scratch is not protected and has no zentoria.service label of a data service (postgres, redis, qdrant), so its retention cannot be verified; set protect: true.";
         expect(messages(await run(policy, [volume("scratch", undefined)]))).toEqual([message]);
         expect(messages(await run(policy, [volume("scratch", "pgbouncer")]))).toHaveLength(1);
         expect(await run(policy, [volume("scratch", undefined, { protect: true })])).toEqual([]);
+        expect(messages(await run(policy, [volume("orphan", "qdrant")]))).toEqual([
+            "orphan is not protected and no qdrant container of stack zentoria is there to declare its retention; set protect: true.",
+        ]);
     });
 });
 
@@ -203,8 +237,7 @@ describe("role-connection-limit (mandatory)", () => {
 });
 
 describe("no-credential-in-env (mandatory)", () => {
-    const settings = settingsWith({ credentials: new Map([["zentoria:credentials.postgres.zentoria_app", "Configured-Secret-Value-42"]]) });
-    const policy = policyNamed("no-credential-in-env", settings);
+    const policy = policyNamed("no-credential-in-env");
 
     test("is mandatory", () => {
         expect(policy.enforcementLevel).toBe("mandatory");
@@ -215,7 +248,7 @@ describe("no-credential-in-env (mandatory)", () => {
         expect(await run(policy, [container("url", { envs: ["DATABASE_URL=postgresql://zentoria_app@zentoria-db:6432/zentoria_main", "KEYDB_HOST=x", "MAX_KEYS=5"] })])).toEqual([]);
     });
 
-    test("reports credential names with literal values, URLs with passwords and configured credentials, never quoting them", async () => {
+    test("reports credential names with literal values and URLs with passwords, never quoting them", async () => {
         const envs = [
             "POSTGRES_PASSWORD=hunter2hunter2",
             "QDRANT__SERVICE__API_KEY=abc123",
@@ -228,9 +261,8 @@ describe("no-credential-in-env (mandatory)", () => {
             "leaky env #0 (POSTGRES_PASSWORD): POSTGRES_PASSWORD is set to a literal value; pass the credential as a file instead.",
             "leaky env #1 (QDRANT__SERVICE__API_KEY): QDRANT__SERVICE__API_KEY is set to a literal value; pass the credential as a file instead.",
             "leaky env #2 (REDIS_URL): a URL carries a password (scheme://user:password@host); pass the credential as a file instead.",
-            "leaky env #3 (APP_SETTING): it contains the credential configured as zentoria:credentials.postgres.zentoria_app; pass the credential as a file instead.",
         ]);
-        expect(messages(found).join("\n")).not.toMatch(/hunter2|abc123|s3cret|Configured-Secret/);
+        expect(messages(found).join("\n")).not.toMatch(/hunter2|abc123|s3cret/);
     });
 
     test("sees a secret env value as its plaintext, so a secret Output is judged by its content", async () => {
@@ -243,9 +275,10 @@ describe("no-credential-in-env (mandatory)", () => {
         expect(await run(policy, [container("preview-all", { envs: UNKNOWN_STRING })])).toEqual([]);
     });
 
-    test("credentialIn reads .env text line by line", () => {
-        expect(credentialIn("A=1\nexport REDIS_PASSWORD=x\n", settings)).toBe("REDIS_PASSWORD is set to a literal value");
-        expect(credentialIn("A=1\nB=2", settings)).toBeUndefined();
+    test("credentialIn reads .env text line by line, and knows the stack's credentials when given them", () => {
+        expect(credentialIn("A=1\nexport REDIS_PASSWORD=x\n")).toBe("REDIS_PASSWORD is set to a literal value");
+        expect(credentialIn("A=1\nB=2")).toBeUndefined();
+        expect(credentialIn("B=Configured-Secret-Value-42", new Map([["Configured-Secret-Value-42", "env.backend"]]))).toBe("it contains the stack's credential handed out in env.backend");
     });
 });
 
@@ -309,12 +342,65 @@ describe("no-plaintext-credential-output (mandatory, stack)", () => {
     });
 });
 
-describe("stack-config-visible (mandatory, stack)", () => {
-    test("reports a pack started without the stack's context", async () => {
-        const blind = policyNamed("stack-config-visible", settingsWith({ stack: undefined }));
-        const found = await run(blind, []);
-        expect(found).toHaveLength(1);
-        expect(found[0].message).toMatch(/^the policy pack was started without the stack's context/);
-        expect(await run(policyNamed("stack-config-visible", settingsWith({ stack: "dev" })), [])).toEqual([]);
+describe("the stack's own credentials, as the pack learns them from the secret outputs", () => {
+    // A password given in the stack's config (zentoria:credentials) has no shape to recognise; the
+    // stack hands it out in its secret outputs, which the pack sees decrypted.
+    const given = "Configured-Secret-Value-42";
+    const generated = "a1B2c3D4e5F6g7H8i9J0k1L2m3N4o5P6";
+    const stack: ResourceInput = {
+        type: TYPES.stack,
+        name: "zentoria-dev",
+        props: {
+            connectionStrings: secret({
+                postgres: { backend: { zentoria_main: { pooled: `postgresql://zentoria_app:${encodeURIComponent(given)}@zentoria-db:6432/zentoria_main?sslmode=disable` } } },
+                qdrant: { url: "http://zentoria-embeddings:6333", apiKey: generated, readOnlyApiKey: "short" },
+            }),
+            env: secret({ operators: `REDIS_ADMIN_PASSWORD=${generated}x\nPGHOST=zentoria-postgres\n` }),
+            summary: { postgres: { image: "pgvector/pgvector:0.8.1-pg15-bookworm" } },
+        },
+    };
+
+    test("stackCredentials: URL passwords, credential-named keys and variables, nothing shorter than 12 characters, nothing from other outputs", async () => {
+        const [resource] = [policyResource(stack)];
+        expect([...stackCredentials([resource])]).toEqual([
+            [given, "connectionStrings.postgres.backend.zentoria_main.pooled"],
+            [generated, "connectionStrings.qdrant.apiKey"],
+            [`${generated}x`, "env.operators"],
+        ]);
     });
+
+    test("no-generated-secret-in-env reports an env var holding one, wherever it came from", async () => {
+        const policy = policyNamed("no-generated-secret-in-env");
+        const leaky = container("zentoria-backend", { envs: ["PGHOST=zentoria-db", `APP_SETTING=${given}`] });
+        const found = await run(policy, [stack, leaky]);
+        expect(messages(found)).toEqual([
+            "zentoria-backend env #1 (APP_SETTING): it contains the stack's credential handed out in connectionStrings.postgres.backend.zentoria_main.pooled; pass it as a file instead.",
+        ]);
+        expect(found[0].urn).toBe(urnOf(CONTAINER, "zentoria-backend"));
+        expect(await run(policy, [stack, container("fine", {})])).toEqual([]);
+    });
+
+    test("no-plaintext-credential-output reports another output holding one", async () => {
+        const policy = policyNamed("no-plaintext-credential-output");
+        const withDebug: ResourceInput = { ...stack, props: { ...stack.props, debug: { note: `key ${generated}` } } };
+        expect(messages(await run(policy, [withDebug]))).toEqual([
+            "stack output debug.note: it contains the stack's credential handed out in connectionStrings.qdrant.apiKey; export it with pulumi.secret() and list it in SECRET_OUTPUTS, or leave it out.",
+        ]);
+        expect(await run(policy, [stack])).toEqual([]);
+    });
+});
+
+test("the pack: nine policies, seven of them mandatory", () => {
+    const policies = zentoriaPolicies();
+    expect(policies.map((policy) => `${policy.enforcementLevel} ${policy.name}`)).toEqual([
+        "mandatory no-public-port",
+        "mandatory no-credential-in-env",
+        "mandatory no-generated-secret-in-env",
+        "mandatory no-plaintext-credential-output",
+        "mandatory data-volume-retained",
+        "mandatory image-pinned",
+        "mandatory role-connection-limit",
+        "advisory container-healthcheck",
+        "advisory container-restart-policy",
+    ]);
 });

@@ -10,7 +10,7 @@ interface Operation {
     diff: string;
 }
 const { render, operations } = require("../../policy/preview-comment.js") as {
-    render(input: { stack: string; exitCode: number; output: string }): string;
+    render(input: { stack: string; exitCode: number; output: string; fullOutputElsewhere?: boolean }): string;
     operations(lines: string[]): Operation[];
 };
 
@@ -33,6 +33,13 @@ describe("preview-comment", () => {
         expect(comment).toContain("**Policy violations:** none.");
         expect(comment).not.toContain("CAUTION");
         expect(comment).toContain("<details><summary>Full preview output</summary>");
+    });
+
+    test("after a successful preview the full output is left to pulumi/actions' own comment", () => {
+        const comment = render({ stack: "dev", exitCode: 0, output: sample("replace-pgbouncer.txt"), fullOutputElsewhere: true });
+        expect(comment).toContain("**Resources:** +-1 to replace · 3 unchanged");
+        expect(comment).not.toContain("<details>");
+        expect(comment.trim().split("\n").pop()).toBe("The full preview output is in the comment `preview` on zentoria/dev (pulumi/actions).");
     });
 
     test("a replaced or deleted data volume gets a caution", () => {
@@ -61,7 +68,7 @@ describe("preview-comment", () => {
             "| ⚠️ advisory | `container-restart-policy`",
         ]);
         expect(rows[5]).toBe(
-            "| ❌ mandatory | `no-public-port` | docker:index/container:Container: fixture-redis | fixture-redis publishes container port 6379/tcp as host port 16399 on address 0.0.0.0; publish on 127.0.0.1, or set zentoria:allowPublicBind: true in the stack config. |",
+            "| ❌ mandatory | `no-public-port` | docker:index/container:Container: fixture-redis | fixture-redis publishes container port 6379/tcp as host port 16399 on address 0.0.0.0; publish on 127.0.0.1, or set zentoria:bindAddress with zentoria:allowPublicBind: true in the stack config (the program then labels the container zentoria.public-bind=<address>). |",
         );
     });
 

@@ -2,13 +2,14 @@
 // the dev and prod stack files: the registrations are taken from the mock monitor in wire form
 // (secrets, options and property dependencies as the engine receives them) and handed to the
 // policies as the engine would. This proves the program complies; it also checks the two facts
-// the pack cannot see itself (retainOnDelete, and which outputs are secret).
+// the pack cannot see itself (retainOnDelete, and which outputs are secret), and that the stack's
+// exceptions reach the pack through the program's labels, never through the stack's config.
 import * as pulumi from "@pulumi/pulumi";
-import { policyResource, ResourceInput, runAll, secret, urnOf, Violation } from "../../policy/harness";
-import { SECRET_OUTPUTS, TYPES, zentoriaPolicies } from "../../policy/policies";
-import { DATA_SERVICES, DataService, stackSettings, StackSettings } from "../../policy/stackConfig";
+import { PackConfig, policyResource, ResourceInput, runAll, secret, urnOf, Violation } from "../../policy/harness";
+import { DATA_SERVICES, LABEL, SECRET_OUTPUTS, stackCredentials, TYPES, zentoriaPolicies } from "../../policy/policies";
+import { DataService } from "../../render/labels";
 import { installMocks, outputValue, settle } from "../unit/support/mocks";
-import { pulumiConfigMap, stackConfigValues } from "../unit/support/program";
+import { loadProgram, pulumiConfigMap, stackConfigValues } from "../unit/support/program";
 
 interface Registration {
     type: string;
@@ -35,8 +36,10 @@ interface MockMonitor {
     registerResource(request: RegisterResourceRequest, callback: Callback): Promise<void>;
 }
 
+jest.setTimeout(180_000);
+
 /** Runs index.ts under mocks with a stack's config, recording every registration. */
-async function register(config: Record<string, unknown>): Promise<{ registrations: Registration[]; exports: Record<string, unknown> }> {
+async function register(config: Record<string, unknown>, secretKeys: string[] = []): Promise<{ registrations: Registration[]; exports: Record<string, unknown> }> {
     await installMocks("zentoria", "test");
     const monitor = (pulumi.runtime as unknown as { getMonitor(): MockMonitor }).getMonitor();
     const registrations: Registration[] = [];
@@ -58,11 +61,9 @@ async function register(config: Record<string, unknown>): Promise<{ registration
             callback(error, response);
         });
     };
-    pulumi.runtime.setAllConfig(pulumiConfigMap(config), []);
-    let programExports: Record<string, unknown> = {};
-    jest.isolateModules(() => {
-        programExports = require("../../index");
-    });
+    pulumi.runtime.setAllConfig(pulumiConfigMap(config), secretKeys);
+    // Beside a stack file, as the CLI runs it: the program reads which credentials are encrypted there.
+    const programExports = loadProgram(config, secretKeys);
     await settle();
     return { registrations, exports: programExports };
 }
@@ -102,13 +103,17 @@ async function policyInputs(registrations: Registration[], exports: Record<strin
     return inputs;
 }
 
-/** The settings the pack reads when the CLI starts it for this stack config. */
-function settingsFor(config: Record<string, unknown>, stack: string): StackSettings {
-    return stackSettings({ PULUMI_CONFIG: JSON.stringify(pulumiConfigMap(config)), PULUMI_STACK: stack });
-}
+const labelOf = (registration: Registration, label: string) =>
+    ((registration.wire.labels ?? []) as Array<{ label: string; value: string }>).find((entry) => entry.label === label)?.value;
+const serviceOf = (registration: Registration) => labelOf(registration, LABEL.service) as DataService;
 
-const serviceOf = (registration: Registration) =>
-    ((registration.wire.labels ?? []) as Array<{ label: string; value: string }>).find((label) => label.label === "zentoria.service")?.value as DataService;
+/** The registrations with every label of one name removed, as if the program had not set it. */
+function withoutLabel(inputs: ResourceInput[], label: string): ResourceInput[] {
+    return inputs.map((input) => {
+        const labels = input.props.labels as Array<{ label: string; value: string }> | undefined;
+        return labels ? { ...input, props: { ...input.props, labels: labels.filter((entry) => entry.label !== label) } } : input;
+    });
+}
 
 const summary = (violations: Violation[]) => violations.map((violation) => `[${violation.level}] ${violation.policy}: ${violation.message}`);
 
@@ -127,7 +132,7 @@ describe.each(["dev", "prod"])("the %s stack", (stack) => {
 
     beforeAll(async () => {
         ({ registrations, exports } = await register(config));
-        violations = await runAll(settingsFor(config, stack), await policyInputs(registrations, exports, stack));
+        violations = await runAll(await policyInputs(registrations, exports, stack));
     });
 
     test("complies with every policy, mandatory and advisory", () => {
@@ -144,16 +149,15 @@ describe.each(["dev", "prod"])("the %s stack", (stack) => {
         const postgres = registrations.find((registration) => registration.type === TYPES.container && registration.name === "zentoria-postgres");
         expect(postgres?.dependencies.uploads?.length).toBeGreaterThan(0);
         expect(postgres?.dependencies.envs ?? []).toEqual([]);
-        expect(zentoriaPolicies(settingsFor(config, stack))).toHaveLength(10);
+        expect(zentoriaPolicies()).toHaveLength(9);
     });
 
-    test("retains each data volume exactly when its service's retainDataOnDestroy says so (what data-volume-retained relies on)", () => {
-        const settings = settingsFor(config, stack);
+    test("retains each data volume, and no container says otherwise (what data-volume-retained relies on)", () => {
         const volumes = registrations.filter((registration) => registration.type === TYPES.volume);
         expect(volumes.map(serviceOf).sort()).toEqual([...DATA_SERVICES].sort());
-        for (const volume of volumes) {
-            expect({ volume: volume.name, retainOnDelete: volume.retainOnDelete }).toEqual({ volume: volume.name, retainOnDelete: settings.retainData[serviceOf(volume)] });
-        }
+        expect(volumes.map((volume) => [volume.name, volume.retainOnDelete])).toEqual(volumes.map((volume) => [volume.name, true]));
+        const containers = registrations.filter((registration) => registration.type === TYPES.container);
+        expect(containers.map((container) => labelOf(container, LABEL.dataRetained))).toEqual([undefined, undefined, undefined, undefined]);
     });
 
     test("exports the outputs that carry credentials as secrets (what no-plaintext-credential-output relies on)", async () => {
@@ -163,28 +167,66 @@ describe.each(["dev", "prod"])("the %s stack", (stack) => {
     });
 });
 
-describe("the stack config reaches the policies", () => {
+describe("the stack's exceptions reach the policies through the program's labels", () => {
     const dev = stackConfigValues("dev");
 
-    test("zentoria:redis.retainDataOnDestroy: false makes the program drop retainOnDelete, and data-volume-retained fail", async () => {
+    /** For each data volume: its retainOnDelete, and what its service's container declares. */
+    function retention(registrations: Registration[]): Record<string, { retainOnDelete: boolean; label?: string }> {
+        const containers = registrations.filter((registration) => registration.type === TYPES.container);
+        return Object.fromEntries(
+            registrations
+                .filter((registration) => registration.type === TYPES.volume)
+                .map((volume) => {
+                    const owner = containers.find((container) => serviceOf(container) === serviceOf(volume));
+                    return [serviceOf(volume), { retainOnDelete: volume.retainOnDelete, label: owner && labelOf(owner, LABEL.dataRetained) }];
+                }),
+        );
+    }
+
+    test("zentoria:redis.retainDataOnDestroy: false drops the volume's retainOnDelete and labels its container; data-volume-retained fails unless the policy config names redis", async () => {
         const config = { ...dev, "zentoria:redis": { retainDataOnDestroy: false } };
         const { registrations, exports } = await register(config);
-        const redisVolume = registrations.find((registration) => registration.type === TYPES.volume && serviceOf(registration) === "redis");
-        expect(redisVolume?.retainOnDelete).toBe(false);
-        const violations = await runAll(settingsFor(config, "dev"), await policyInputs(registrations, exports, "dev"));
-        expect(summary(violations)).toEqual([
-            "[mandatory] data-volume-retained: zentoria-redis-data is deleted with the stack: zentoria:redis.retainDataOnDestroy is false and the volume is not protected.",
+        expect(retention(registrations)).toEqual({
+            postgres: { retainOnDelete: true, label: undefined },
+            redis: { retainOnDelete: false, label: "false" },
+            qdrant: { retainOnDelete: true, label: undefined },
+        });
+        const inputs = await policyInputs(registrations, exports, "dev");
+        expect(summary(await runAll(inputs))).toEqual([
+            '[mandatory] data-volume-retained: zentoria-redis-data is deleted with the stack: zentoria:redis.retainDataOnDestroy is false and the volume is not protected. If that is intended, say so in this stack\'s policy config: {"data-volume-retained": {"notRetainedServices": ["redis"]}}.',
         ]);
+        const waiver: PackConfig = { "data-volume-retained": { notRetainedServices: ["redis"] } };
+        expect(summary(await runAll(inputs, waiver))).toEqual([]);
     });
 
-    test("zentoria:bindAddress 0.0.0.0 passes with zentoria:allowPublicBind: true, and every port fails without it", async () => {
+    test("zentoria:bindAddress 0.0.0.0 with zentoria:allowPublicBind: true labels every container and passes; without the labels every port fails", async () => {
         const config = { ...dev, "zentoria:bindAddress": "0.0.0.0", "zentoria:allowPublicBind": true };
         const { registrations, exports } = await register(config);
+        const containers = registrations.filter((registration) => registration.type === TYPES.container);
+        expect(containers.map((container) => labelOf(container, LABEL.publicBind))).toEqual(["0.0.0.0", "0.0.0.0", "0.0.0.0", "0.0.0.0"]);
         const inputs = await policyInputs(registrations, exports, "dev");
-        expect(summary(await runAll(settingsFor(config, "dev"), inputs))).toEqual([]);
+        expect(summary(await runAll(inputs))).toEqual([]);
 
-        const withoutOptIn = await runAll({ ...settingsFor(config, "dev"), allowPublicBind: false }, inputs);
-        expect(withoutOptIn.map((violation) => violation.policy)).toEqual(Array(5).fill("no-public-port"));
-        expect(withoutOptIn.every((violation) => violation.level === "mandatory" && / on address 0\.0\.0\.0; /.test(violation.message))).toBe(true);
+        const unlabelled = await runAll(withoutLabel(inputs, LABEL.publicBind));
+        expect(unlabelled.map((violation) => violation.policy)).toEqual(Array(5).fill("no-public-port"));
+        expect(unlabelled.every((violation) => violation.level === "mandatory" && / on address 0\.0\.0\.0; /.test(violation.message))).toBe(true);
+    });
+
+    test("credentials given in zentoria:credentials are known to the pack from the stack's secret outputs, not from its config", async () => {
+        const given = { postgres: { zentoria_app: "Given-App-Password-123" }, qdrantApiKey: "Given-Qdrant-Key-456" };
+        const config = { ...dev, "zentoria:credentials": given };
+        const { registrations, exports } = await register(config, ["zentoria:credentials"]);
+        const inputs = await policyInputs(registrations, exports, "dev");
+        const known = stackCredentials(inputs.map(policyResource));
+        expect(known.has(given.postgres.zentoria_app)).toBe(true);
+        expect(known.has(given.qdrantApiKey)).toBe(true);
+        expect(summary(await runAll(inputs))).toEqual([]);
+
+        // A container that passes a given credential in an env var, under a name that does not look like one.
+        const target = inputs.findIndex((input) => input.type === TYPES.container && input.name === "zentoria-pgbouncer");
+        const leaky = inputs.map((input, index) => (index === target ? { ...input, props: { ...input.props, envs: [`APP_SETTING=${given.qdrantApiKey}`] } } : input));
+        expect(summary(await runAll(leaky))).toEqual([
+            "[mandatory] no-generated-secret-in-env: zentoria-pgbouncer env #0 (APP_SETTING): it contains the stack's credential handed out in connectionStrings.qdrant.apiKey; pass it as a file instead.",
+        ]);
     });
 });

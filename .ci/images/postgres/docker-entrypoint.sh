@@ -1,117 +1,218 @@
 #!/usr/bin/env bash
-# Zentoria CI stand-in for the official postgres image entrypoint (own, short
-# implementation of the behaviour the Pulumi program relies on):
-#   - started as root: fix ownership of PGDATA (and its parent) and of the
-#     socket dir, then re-exec this script as user postgres;
-#   - empty PGDATA: initdb with the password from POSTGRES_PASSWORD_FILE /
-#     POSTGRES_PASSWORD (a SCRAM verifier is stored as is), start a temporary
-#     socket-only server with the command's own "-c ..." arguments, create
-#     POSTGRES_DB, run /docker-entrypoint-initdb.d/*.sql|*.sql.gz|*.sh, stop it;
+# Zentoria CI stand-in for docker-library/postgres's docker-entrypoint.sh: our own, short
+# implementation of the same contract (read from that image's source; ../README.md lists
+# what differs). For "postgres ..." (or "-c ...", which means "postgres -c ..."):
+#   - POSTGRES_PASSWORD, POSTGRES_USER (default postgres), POSTGRES_DB (default: the user)
+#     and POSTGRES_INITDB_ARGS are taken from the variable or from the file named by
+#     <VAR>_FILE (not both) and EXPORTED; the _FILE variable is unset. Nothing unsets
+#     POSTGRES_PASSWORD later: like the official image, the server inherits it.
+#   - as root: create PGDATA (0700) and /var/run/postgresql, chown to postgres what is not
+#     already postgres', then run this script again as postgres (gosu);
+#   - PGDATA without PG_VERSION: initdb (superuser password from POSTGRES_PASSWORD, which may
+#     be a SCRAM verifier), append "host all all all <method>" to PGDATA's pg_hba.conf
+#     (POSTGRES_HOST_AUTH_METHOD, else the server's password_encryption under the command's
+#     own arguments), start a socket-only temporary server with those arguments, create
+#     POSTGRES_DB, run /docker-entrypoint-initdb.d/*.sh|*.sql|*.sql.gz|*.sql.xz|*.sql.zst
+#     (psql as POSTGRES_USER over the socket), stop it;
 #   - exec the command.
-set -Eeuo pipefail
+# docker-ensure-initdb.sh sources this file for the initialisation alone.
+set -Eeo pipefail
 
-log() { printf '%s [entrypoint] %s\n' "$(date -u '+%Y-%m-%d %H:%M:%S UTC')" "$*" >&2; }
-die() { log "error: $*"; exit 1; }
+# <VAR> from <VAR> or <VAR>_FILE, exported; <VAR>_FILE unset.
+pg_env_from_file() { # VAR [default]
+	local name="$1" file_var="$1_FILE" value="${2:-}"
+	if [ -n "${!name:-}" ] && [ -n "${!file_var:-}" ]; then
+		printf >&2 'error: %s and %s are both set (use one)\n' "$name" "$file_var"
+		exit 1
+	fi
+	if [ -n "${!name:-}" ]; then
+		value="${!name}"
+	elif [ -n "${!file_var:-}" ]; then
+		value="$(< "${!file_var}")"
+	fi
+	export "$name=$value"
+	unset "$file_var"
+}
 
-# "docker run image -c foo=bar" means "postgres -c foo=bar".
-if [ "$#" -gt 0 ] && [ "${1:0:1}" = '-' ]; then
-	set -- postgres "$@"
-fi
+# The variables above, and whether PGDATA already holds a cluster.
+pg_read_env() {
+	pg_env_from_file POSTGRES_PASSWORD
+	pg_env_from_file POSTGRES_USER postgres
+	pg_env_from_file POSTGRES_DB "$POSTGRES_USER"
+	pg_env_from_file POSTGRES_INITDB_ARGS
+	: "${POSTGRES_HOST_AUTH_METHOD:=}"
+	PG_ALREADY_INITIALISED=''
+	if [ -s "$PGDATA/PG_VERSION" ]; then
+		PG_ALREADY_INITIALISED=yes
+	fi
+}
 
-if [ "$#" -eq 0 ] || [ "$1" != 'postgres' ]; then
-	exec "$@"
-fi
-
-: "${PGDATA:?PGDATA must be set}"
-
-# Like the official image, read the password file before dropping privileges
-# (so a root-only file works) and hand the value on in the environment.
-if [ -n "${POSTGRES_PASSWORD_FILE:-}" ]; then
-	[ -z "${POSTGRES_PASSWORD:-}" ] || die 'both POSTGRES_PASSWORD and POSTGRES_PASSWORD_FILE are set'
-	[ -r "$POSTGRES_PASSWORD_FILE" ] || die "cannot read POSTGRES_PASSWORD_FILE=$POSTGRES_PASSWORD_FILE"
-	POSTGRES_PASSWORD="$(cat "$POSTGRES_PASSWORD_FILE")"
-	export POSTGRES_PASSWORD
-	unset POSTGRES_PASSWORD_FILE
-fi
-
-if [ "$(id -u)" = '0' ]; then
-	parent="$(dirname "$PGDATA")"
+pg_prepare_dirs() {
+	local root=''
+	[ "$(id -u)" = 0 ] && root=yes
 	mkdir -p "$PGDATA"
-	chown postgres:postgres "$parent"
-	find "$PGDATA" \! -user postgres -exec chown postgres:postgres '{}' +
-	chmod 0700 "$PGDATA"
-	mkdir -p /var/run/postgresql
-	chown postgres:postgres /var/run/postgresql
-	chmod 3777 /var/run/postgresql
-	exec setpriv --reuid=postgres --regid=postgres --init-groups "${BASH_SOURCE[0]}" "$@"
-fi
-
-mkdir -p "$PGDATA" 2>/dev/null || true
-chmod 0700 "$PGDATA" 2>/dev/null || true
-
-if [ ! -s "$PGDATA/PG_VERSION" ]; then
-	POSTGRES_USER="${POSTGRES_USER:-postgres}"
-	POSTGRES_DB="${POSTGRES_DB:-$POSTGRES_USER}"
-
-	POSTGRES_PASSWORD="${POSTGRES_PASSWORD:-}"
-	if [ -z "$POSTGRES_PASSWORD" ] && [ "${POSTGRES_HOST_AUTH_METHOD:-}" != 'trust' ]; then
-		die 'database is uninitialized and no superuser password is set (POSTGRES_PASSWORD or POSTGRES_PASSWORD_FILE)'
+	chmod 0700 "$PGDATA" || :
+	mkdir -p /var/run/postgresql || :
+	chmod 3775 /var/run/postgresql || :
+	if [ -n "${POSTGRES_INITDB_WALDIR:-}" ]; then
+		mkdir -p "$POSTGRES_INITDB_WALDIR"
+		[ -z "$root" ] || find "$POSTGRES_INITDB_WALDIR" \! -user postgres -exec chown postgres '{}' +
+		chmod 0700 "$POSTGRES_INITDB_WALDIR"
 	fi
-
-	log "initializing database cluster in $PGDATA (superuser $POSTGRES_USER)"
-	if [ -n "$POSTGRES_PASSWORD" ]; then
-		# initdb takes the first line of the file as the password; a
-		# "SCRAM-SHA-256$..." verifier is stored unchanged by the server.
-		eval 'initdb --username="$POSTGRES_USER" --pwfile=<(printf "%s\n" "$POSTGRES_PASSWORD") '"${POSTGRES_INITDB_ARGS:-}"
-	else
-		eval 'initdb --username="$POSTGRES_USER" '"${POSTGRES_INITDB_ARGS:-}"
+	if [ -n "$root" ]; then
+		find "$PGDATA" /var/run/postgresql \! -user postgres -exec chown postgres '{}' +
 	fi
+}
 
-	# Like the official image: the PGDATA pg_hba.conf (used only when the
-	# command names no other hba_file) accepts password logins from anywhere.
-	printf '\nhost all all all %s\n' "${POSTGRES_HOST_AUTH_METHOD:-scram-sha-256}" >> "$PGDATA/pg_hba.conf"
-
-	# Temporary server: same arguments as the command (config_file, hba_file,
-	# ...), Unix socket only.
-	shift
-	opts=''
-	if [ "$#" -gt 0 ]; then opts="$(printf '%q ' "$@")"; fi
-	pg_ctl -D "$PGDATA" -w -t 120 start \
-		-o "$opts -c listen_addresses='' -p ${PGPORT:-5432}"
-
-	psql_base=(psql -v ON_ERROR_STOP=1 --no-psqlrc --no-password --username "$POSTGRES_USER" -p "${PGPORT:-5432}")
-	if [ "$POSTGRES_DB" != 'postgres' ]; then
-		log "creating database $POSTGRES_DB"
-		"${psql_base[@]}" --dbname postgres --set db="$POSTGRES_DB" <<-'EOSQL'
-			CREATE DATABASE :"db";
-		EOSQL
+pg_require_password() {
+	if [ -z "$POSTGRES_PASSWORD" ] && [ "$POSTGRES_HOST_AUTH_METHOD" != trust ]; then
+		printf >&2 '%s\n' \
+			'Error: Database is uninitialized and superuser password is not specified.' \
+			'       Set POSTGRES_PASSWORD (or POSTGRES_PASSWORD_FILE), or POSTGRES_HOST_AUTH_METHOD=trust.'
+		exit 1
 	fi
+	if [ "$POSTGRES_HOST_AUTH_METHOD" = trust ]; then
+		printf >&2 'WARNING: POSTGRES_HOST_AUTH_METHOD=trust lets anyone reach the database without a password.\n'
+	fi
+}
 
-	shopt -s nullglob
-	for f in /docker-entrypoint-initdb.d/*; do
-		case "$f" in
+pg_initdb() {
+	# initdb wants the current uid in the passwd database; fake it for arbitrary --user values.
+	local wrapper uid gid
+	uid="$(id -u)"
+	gid="$(id -g)"
+	if ! getent passwd "$uid" > /dev/null; then
+		for wrapper in /usr/lib/*/libnss_wrapper.so /usr/lib/libnss_wrapper.so; do
+			[ -s "$wrapper" ] || continue
+			NSS_WRAPPER_PASSWD="$(mktemp)"
+			NSS_WRAPPER_GROUP="$(mktemp)"
+			printf 'postgres:x:%s:%s:PostgreSQL:%s:/bin/false\n' "$uid" "$gid" "$PGDATA" > "$NSS_WRAPPER_PASSWD"
+			printf 'postgres:x:%s:\n' "$gid" > "$NSS_WRAPPER_GROUP"
+			export LD_PRELOAD="$wrapper" NSS_WRAPPER_PASSWD NSS_WRAPPER_GROUP
+			break
+		done
+	fi
+	local -a args=()
+	if [ -n "$POSTGRES_INITDB_ARGS" ]; then
+		# shell words, quotes honoured, as the official image reads them
+		eval "args=( $POSTGRES_INITDB_ARGS )"
+	fi
+	if [ -n "${POSTGRES_INITDB_WALDIR:-}" ]; then
+		args=(--waldir "$POSTGRES_INITDB_WALDIR" "${args[@]}")
+	fi
+	# initdb refuses an empty password file, hence the newline.
+	initdb --username="$POSTGRES_USER" --pwfile=<(printf '%s\n' "$POSTGRES_PASSWORD") "${args[@]}"
+	if [ -n "${NSS_WRAPPER_PASSWD:-}" ]; then
+		rm -f "$NSS_WRAPPER_PASSWD" "$NSS_WRAPPER_GROUP"
+		unset LD_PRELOAD NSS_WRAPPER_PASSWD NSS_WRAPPER_GROUP
+	fi
+}
+
+pg_append_host_rule() { # postgres [server args]
+	[ "${1:-}" != postgres ] || shift
+	local encryption
+	encryption="$(postgres -C password_encryption "$@")"
+	: "${POSTGRES_HOST_AUTH_METHOD:=$encryption}"
+	printf '\nhost all all all %s\n' "$POSTGRES_HOST_AUTH_METHOD" >> "$PGDATA/pg_hba.conf"
+}
+
+# psql as POSTGRES_USER over the Unix socket, into POSTGRES_DB unless it is empty.
+pg_sql() {
+	local -a command=(psql -v ON_ERROR_STOP=1 --username "$POSTGRES_USER" --no-password --no-psqlrc)
+	[ -z "$POSTGRES_DB" ] || command+=(--dbname "$POSTGRES_DB")
+	PGHOST='' PGHOSTADDR='' "${command[@]}" "$@"
+}
+
+pg_temp_server_start() { # postgres [server args]
+	[ "${1:-}" != postgres ] || shift
+	local options
+	options="$(printf '%q ' "$@" -c "listen_addresses=" -p "${PGPORT:-5432}")"
+	NOTIFY_SOCKET='' PGUSER="${PGUSER:-$POSTGRES_USER}" pg_ctl -D "$PGDATA" -o "$options" -w start
+}
+
+pg_temp_server_stop() {
+	PGUSER="${PGUSER:-postgres}" pg_ctl -D "$PGDATA" -m fast -w stop
+}
+
+pg_create_database() {
+	local found
+	found="$(POSTGRES_DB='' pg_sql --dbname postgres --set db="$POSTGRES_DB" --tuples-only <<< "SELECT 1 FROM pg_database WHERE datname = :'db';")"
+	if [ -z "$found" ]; then
+		POSTGRES_DB='' pg_sql --dbname postgres --set db="$POSTGRES_DB" <<< 'CREATE DATABASE :"db";'
+	fi
+}
+
+pg_run_init_files() { # files...
+	local file
+	for file in "$@"; do
+		[ -e "$file" ] || continue
+		case "$file" in
 			*.sh)
-				if [ -x "$f" ]; then
-					log "running $f"; "$f"
+				if [ -x "$file" ]; then
+					printf '%s: running %s\n' "$0" "$file"
+					"$file"
 				else
-					log "sourcing $f"
+					printf '%s: sourcing %s\n' "$0" "$file"
 					# shellcheck disable=SC1090
-					. "$f"
+					. "$file"
 				fi
 				;;
-			*.sql)    log "running $f"; "${psql_base[@]}" --dbname "$POSTGRES_DB" -f "$f" ;;
-			*.sql.gz) log "running $f"; gunzip -c "$f" | "${psql_base[@]}" --dbname "$POSTGRES_DB" ;;
-			*)        log "ignoring $f" ;;
+			*.sql) printf '%s: running %s\n' "$0" "$file"; pg_sql -f "$file" ;;
+			*.sql.gz) printf '%s: running %s\n' "$0" "$file"; gunzip -c "$file" | pg_sql ;;
+			*.sql.xz) printf '%s: running %s\n' "$0" "$file"; xzcat "$file" | pg_sql ;;
+			*.sql.zst) printf '%s: running %s\n' "$0" "$file"; zstd -dc "$file" | pg_sql ;;
+			*) printf '%s: ignoring %s\n' "$0" "$file" ;;
 		esac
 	done
-	shopt -u nullglob
+}
 
-	pg_ctl -D "$PGDATA" -m fast -w -t 120 stop
-	set -- postgres "$@"
-	log 'init process complete; starting the server'
-else
-	log "PostgreSQL data directory $PGDATA already initialized; skipping initdb"
+# Initialises an empty PGDATA (as postgres); "$@" is the server command line.
+pg_initialise() {
+	pg_require_password
+	ls /docker-entrypoint-initdb.d/ > /dev/null
+	pg_initdb
+	pg_append_host_rule "$@"
+	# psql needs it if local logins ask for a password (POSTGRES_INITDB_ARGS --auth-local=...)
+	export PGPASSWORD="${PGPASSWORD:-$POSTGRES_PASSWORD}"
+	pg_temp_server_start "$@"
+	pg_create_database
+	pg_run_init_files /docker-entrypoint-initdb.d/*
+	pg_temp_server_stop
+	unset PGPASSWORD
+}
+
+# Arguments that make postgres print something and exit.
+pg_wants_help() {
+	local arg
+	for arg; do
+		case "$arg" in
+			'-?' | --help | --describe-config | -V | --version) return 0 ;;
+		esac
+	done
+	return 1
+}
+
+pg_entrypoint() {
+	if [ "${1:0:1}" = '-' ]; then
+		set -- postgres "$@"
+	fi
+	if [ "${1:-}" = postgres ] && ! pg_wants_help "$@"; then
+		pg_read_env
+		pg_prepare_dirs
+		if [ "$(id -u)" = 0 ]; then
+			exec gosu postgres "${BASH_SOURCE[0]}" "$@"
+		fi
+		if [ -z "$PG_ALREADY_INITIALISED" ]; then
+			pg_initialise "$@"
+			printf '\nPostgreSQL init process complete; ready for start up.\n\n'
+		else
+			printf '\nPostgreSQL Database directory appears to contain a database; Skipping initialization\n\n'
+		fi
+	fi
+	exec "$@"
+}
+
+# Run, unless sourced (docker-ensure-initdb.sh).
+if [ "${BASH_SOURCE[0]}" = "$0" ]; then
+	pg_entrypoint "$@"
 fi
-
-unset POSTGRES_PASSWORD
-exec "$@"

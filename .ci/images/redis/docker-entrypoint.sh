@@ -1,21 +1,20 @@
 #!/bin/sh
-# Zentoria CI stand-in for the official redis image entrypoint (own, short
-# implementation): "redis-server ..." started as root chowns the working dir
-# (/data) to redis and re-execs itself as redis.
-set -eu
+# Zentoria CI stand-in for docker-library/redis's docker-entrypoint.sh (own script, same
+# behaviour): "-x ..." or "file.conf ..." means "redis-server ..."; redis-server started as
+# root chowns what in the working directory (/data) is not redis' and runs again as redis
+# (gosu); a default umask of 0022 becomes 0077; then exec.
+set -e
 
-# "docker run image --port 1234" / "docker run image /path/redis.conf"
-if [ "$#" -gt 0 ] && { [ "${1#-}" != "$1" ] || [ "${1%.conf}" != "$1" ]; }; then
-	set -- redis-server "$@"
-fi
+case "${1:-}" in
+	-* | *.conf) set -- redis-server "$@" ;;
+esac
 
-if [ "$#" -gt 0 ] && [ "$1" = 'redis-server' ] && [ "$(id -u)" = '0' ]; then
+if [ "${1:-}" = redis-server ] && [ "$(id -u)" = 0 ]; then
 	find . \! -user redis -exec chown redis '{}' +
-	exec setpriv --reuid=redis --regid=redis --init-groups "$0" "$@"
+	exec gosu redis "$0" "$@"
 fi
 
-# like the official image: private files unless the caller chose a umask
-if [ "$(umask)" = '0022' ]; then
+if [ "$(umask)" = 0022 ]; then
 	umask 0077
 fi
 

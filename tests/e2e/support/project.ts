@@ -40,12 +40,20 @@ export async function freePort(): Promise<number> {
 }
 
 export interface CiImages {
-    postgres: string;
+    /** PostgreSQL 15 on Debian 12 (no pgvector). */
+    postgres15: string;
+    /** PostgreSQL 17 with pgvector on Debian 13. */
+    postgres17: string;
     pgbouncer: string;
     redis: string;
+    prometheus: string;
+    alertmanager: string;
+    pgbouncerExporter: string;
+    postgresExporter: string;
+    redisExporter: string;
 }
 
-/** The stand-in images .ci/images/build.sh built; fails loudly when they are missing. */
+/** The stand-in images .ci/images/build.sh built, by role; fails loudly when one is missing. */
 export function ciImages(): CiImages {
     let tags: string[];
     try {
@@ -53,14 +61,24 @@ export function ciImages(): CiImages {
     } catch (error) {
         throw new Error(`the e2e test needs the CI images: run \`bash .ci/images/build.sh\` first (${(error as Error).message})`);
     }
-    const find = (repository: string) => {
-        const tag = tags.find((candidate) => candidate.startsWith(`zentoria-ci/${repository}:`));
+    const find = (prefix: string) => {
+        const tag = tags.find((candidate) => candidate.startsWith(`zentoria-ci/${prefix}`));
         if (!tag) {
-            throw new Error(`no zentoria-ci/${repository} image among ${tags.join(", ")}`);
+            throw new Error(`no zentoria-ci/${prefix}* image among ${tags.join(", ")}`);
         }
         return tag;
     };
-    return { postgres: find("postgres"), pgbouncer: find("pgbouncer"), redis: find("redis") };
+    return {
+        postgres15: find("postgres:15-"),
+        postgres17: find("postgres:17-"),
+        pgbouncer: find("pgbouncer:"),
+        redis: find("redis:"),
+        prometheus: find("prometheus:"),
+        alertmanager: find("alertmanager:"),
+        pgbouncerExporter: find("pgbouncer-exporter:"),
+        postgresExporter: find("postgres-exporter:"),
+        redisExporter: find("redis-exporter:"),
+    };
 }
 
 export function docker(...args: string[]): string {

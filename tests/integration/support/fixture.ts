@@ -42,7 +42,7 @@ export function useStack(options: StackOptions): StackHandle {
             }
             return stack;
         },
-        test(name, body, timeoutMs = 60_000) {
+        test(name, body, timeoutMs = 120_000) {
             test(
                 name,
                 async () => {

@@ -1,7 +1,10 @@
 // Server processes: started unprivileged in their own process group, output captured in a
 // log file, stopped gracefully with a SIGKILL of the whole group as the fallback. Whatever is
-// still running when the test process exits is killed too, so nothing leaks.
-import { ChildProcess, spawn } from "child_process";
+// still running when the test process exits is killed too, so nothing leaks. A server can also
+// be a container (`docker run --rm --name <unique>` in the foreground, as PgBouncer runs from its
+// stand-in image): then the signals go to the container (`docker kill --signal`), and the
+// fallback also removes it (`docker rm -f`), since killing the docker client leaves it running.
+import { ChildProcess, execFileSync, spawn } from "child_process";
 import * as fs from "fs";
 import { BINARIES, requireBinary } from "./binaries";
 
@@ -45,6 +48,29 @@ export function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv 
     return { PATH: "/usr/sbin:/usr/bin:/sbin:/bin", LANG: "C.UTF-8", TZ: "UTC", ...extra };
 }
 
+/** The docker client's environment: clean, plus what selects the engine and its config. */
+export function dockerEnv(): NodeJS.ProcessEnv {
+    const env = cleanEnv();
+    for (const name of ["HOME", "DOCKER_HOST", "DOCKER_CONFIG", "DOCKER_CONTEXT", "DOCKER_CERT_PATH", "DOCKER_TLS_VERIFY"]) {
+        const value = process.env[name];
+        if (value !== undefined) {
+            env[name] = value;
+        }
+    }
+    return env;
+}
+
+/** `docker <args>` to completion, synchronously (also usable in an exit handler); never throws. */
+export function dockerSync(args: readonly string[], timeoutMs = 60_000): { ok: boolean; output: string } {
+    try {
+        const output = execFileSync(BINARIES.docker.path, args, { env: dockerEnv(), encoding: "utf8", stdio: ["ignore", "pipe", "pipe"], timeout: timeoutMs });
+        return { ok: true, output };
+    } catch (error) {
+        const failure = error as { stderr?: string; message: string };
+        return { ok: false, output: failure.stderr || failure.message };
+    }
+}
+
 const live = new Set<ServerProcess>();
 
 process.once("exit", () => {
@@ -76,6 +102,8 @@ export class ServerProcess {
         readonly name: string,
         readonly logFile: string,
         private readonly child: ChildProcess,
+        /** The container's name when the server runs in one (`docker run --rm --name`). */
+        readonly container?: string,
     ) {
         live.add(this);
         this.exited = new Promise((resolve) => {
@@ -105,6 +133,25 @@ export class ServerProcess {
         }
     }
 
+    /**
+     * Runs `docker run --rm --name <container> <dockerArgs> <image> <args>` in the foreground (the
+     * docker client as root, the container as whatever `dockerArgs` say), output appended to
+     * `logFile`. The container is removed when it exits, when `stop` gives up on it, and when the
+     * test process exits with it still running.
+     */
+    static startContainer(name: string, container: string, dockerArgs: readonly string[], image: string, args: readonly string[], logFile: string): ServerProcess {
+        const docker = requireBinary(BINARIES.docker);
+        const argv = ["run", "--rm", "--name", container, ...dockerArgs, image, ...args];
+        const fd = fs.openSync(logFile, "a", 0o644);
+        try {
+            fs.writeSync(fd, `[harness] ${[docker, ...argv].join(" ")}\n`);
+            const child = spawn(docker, argv, { stdio: ["ignore", fd, fd], detached: true, env: dockerEnv() });
+            return new ServerProcess(name, logFile, child, container);
+        } finally {
+            fs.closeSync(fd);
+        }
+    }
+
     get pid(): number {
         if (this.child.pid === undefined) {
             throw new Error(`${this.name} has no pid (spawn failed; see ${this.logFile})`);
@@ -126,6 +173,10 @@ export class ServerProcess {
     }
 
     killGroup(signal: NodeJS.Signals): void {
+        if (this.container && signal === "SIGKILL") {
+            // Killing the docker client leaves the container running: remove it first.
+            this.removeContainer();
+        }
         if (this.child.pid === undefined) {
             return;
         }
@@ -133,6 +184,29 @@ export class ServerProcess {
             process.kill(-this.child.pid, signal);
         } catch {
             // The group is gone already.
+        }
+    }
+
+    /** `docker rm -f` of the server's container (a no-op when it is gone). */
+    private removeContainer(): void {
+        if (this.container) {
+            dockerSync(["rm", "-f", this.container], 30_000);
+        }
+    }
+
+    /** Sends `signal` to the server: to its process, or to the process in its container. */
+    private signal(signal: NodeJS.Signals): void {
+        if (this.container) {
+            const result = dockerSync(["kill", `--signal=${signal}`, this.container], 30_000);
+            if (!result.ok && this.running) {
+                fs.appendFileSync(this.logFile, `\n[harness] docker kill --signal=${signal} ${this.container} failed: ${result.output.trim()}\n`);
+            }
+            return;
+        }
+        try {
+            process.kill(this.pid, signal);
+        } catch {
+            // Exited meanwhile.
         }
     }
 
@@ -151,11 +225,7 @@ export class ServerProcess {
     /** Sends `signal` to the server, waits for it and its children, then SIGKILLs what is left. */
     async stop(signal: NodeJS.Signals, timeoutMs = 15_000): Promise<ExitStatus | undefined> {
         if (this.running) {
-            try {
-                process.kill(this.pid, signal);
-            } catch {
-                // Exited meanwhile.
-            }
+            this.signal(signal);
             let timer: NodeJS.Timeout | undefined;
             const timeout = new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), timeoutMs)));
             const outcome = await Promise.race([this.exited, timeout]);
@@ -172,6 +242,11 @@ export class ServerProcess {
         }
         if (this.groupAlive()) {
             this.killGroup("SIGKILL");
+        }
+        if (this.container && dockerSync(["inspect", "--format", "{{.State.Status}}", this.container]).ok) {
+            // `--rm` removes it once it stops; one still there did not stop.
+            fs.appendFileSync(this.logFile, `\n[harness] container ${this.container} still there after the stop: docker rm -f\n`);
+            this.removeContainer();
         }
         live.delete(this);
         return this.status;

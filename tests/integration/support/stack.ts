@@ -1,6 +1,7 @@
 // One test file's servers: the dev plan on free ports, rendered into a temporary directory,
 // PostgreSQL initialised and given the program's roles and databases, PgBouncer and Redis
-// started on the rendered files.
+// started on the rendered files. PostgreSQL 15 and Redis are the host's Debian binaries;
+// PgBouncer (1.24) runs from the zentoria-ci/pgbouncer stand-in image (./images.ts).
 import { randomBytes } from "crypto";
 import * as fs from "fs";
 import * as os from "os";
@@ -15,6 +16,7 @@ import { databaseStatements, roleAndDatabaseStatements } from "../../../render/s
 import { BINARIES, requireBinary } from "./binaries";
 import { connectPg, redisClient } from "./clients";
 import { pgbouncerFiles, postgresFiles, redisFiles, ServerFile, writeServerFiles } from "./files";
+import { pgbouncerImage, startPgbouncerContainer } from "./images";
 import { configPlan, devPlan, generateSecrets, LOOPBACK, Ports, randomPassword, Secrets, testEndpoints, testLayout } from "./plan";
 import { freePorts } from "./ports";
 import { OsUser, run, serverUser, ServerProcess, waitUntil } from "./processes";
@@ -35,6 +37,18 @@ export interface PostgresTemplate {
     superuser: string;
     password: string;
     verifier: string;
+}
+
+/**
+ * PostgreSQL: SIGINT is its fast shutdown. PgBouncer (every container here): SIGINT is its safe
+ * shutdown (SHUTDOWN WAIT_FOR_SERVERS), whereas SIGTERM waits for every client to leave since
+ * 1.23. Redis: SIGTERM saves and exits.
+ */
+export function stopSignal(server: ServerProcess): NodeJS.Signals {
+    if (server.container || server.name === "postgresql") {
+        return "SIGINT";
+    }
+    return "SIGTERM";
 }
 
 function chownTree(target: string, owner: OsUser | undefined): void {
@@ -117,7 +131,8 @@ export class Stack {
             [BINARIES.initdb, BINARIES.postgres, BINARIES.psql].forEach(requireBinary);
         }
         if (options.pgbouncer) {
-            requireBinary(BINARIES.pgbouncer);
+            // The image (and the engine) first: a missing image fails here with the command that builds it.
+            pgbouncerImage();
         }
         if (options.redis) {
             requireBinary(BINARIES.redisServer);
@@ -281,20 +296,27 @@ export class Stack {
     async startPgbouncer(name: string, plan: StackPlan, layout: ServerLayout): Promise<ServerProcess> {
         this.mkdirOwned(path.dirname(layout.pgbouncer.configFile));
         this.addFiles(pgbouncerFiles(plan, layout, this.secrets));
-        const server = ServerProcess.start(name, requireBinary(BINARIES.pgbouncer), [layout.pgbouncer.configFile], this.logFile(name), {
+        const server = startPgbouncerContainer(name, layout.pgbouncer, this.logFile(name), {
             // The container's ulimit (components/pgbouncer.ts).
             nofile: plan.pgbouncer.fileDescriptorLimit,
+            owner: this.owner,
         });
         this.servers.push(server);
-        await waitUntil(server, `PgBouncer ${name}`, async () => {
-            const client = await connectPg(this.adminConsoleConfig(plan.pgbouncer.port));
-            try {
-                await client.query("SHOW VERSION");
-            } finally {
-                await client.end();
-            }
-            return true;
-        });
+        // A container start on a busy machine takes a while.
+        await waitUntil(
+            server,
+            `PgBouncer ${name}`,
+            async () => {
+                const client = await connectPg(this.adminConsoleConfig(plan.pgbouncer.port));
+                try {
+                    await client.query("SHOW VERSION");
+                } finally {
+                    await client.end();
+                }
+                return true;
+            },
+            120_000,
+        );
         return server;
     }
 
@@ -336,11 +358,9 @@ export class Stack {
 
     /** Stops every server (PgBouncer first) and removes the directory unless asked to keep it. */
     async stop(keepDir: boolean): Promise<void> {
-        const signals: Record<string, NodeJS.Signals> = { postgresql: "SIGINT", redis: "SIGTERM" };
         const order = [...this.servers].reverse();
         for (const server of order) {
-            // PgBouncer: SIGTERM is an immediate shutdown; PostgreSQL: SIGINT is a fast shutdown.
-            await server.stop(signals[server.name] ?? "SIGTERM");
+            await server.stop(stopSignal(server));
         }
         if (keepDir) {
             process.stderr.write(`integration test files and server logs kept in ${this.dir}\n`);

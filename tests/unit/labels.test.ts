@@ -1,0 +1,72 @@
+// render/labels.ts: the labels every container and volume carries, and the two exception labels
+// the policy pack reads (a public bind address, data not retained on destroy).
+import { loadPlan } from "../../config";
+import { DATA_SERVICES, LABEL, SERVICES, serviceLabels, volumeLabels } from "../../render/labels";
+import { ofType, plain } from "./support/mocks";
+import { rawConfig, stackFile } from "./support/config";
+import { buildTier } from "./support/tier";
+
+jest.setTimeout(120_000);
+
+const planOf = (values: Record<string, unknown>) => loadPlan(rawConfig(values)).plan;
+
+type Label = { label: string; value: string };
+const asMap = (labels: Label[] | undefined) => Object.fromEntries((labels ?? []).map(({ label, value }) => [label, value]));
+
+describe("serviceLabels", () => {
+    test("the default stacks get exactly the labels their resources have always had (Docker replaces a resource whose labels change)", () => {
+        for (const stack of ["dev", "prod"]) {
+            const { plan } = loadPlan(stackFile(stack));
+            const prefix = plan.prefix;
+            expect(Object.fromEntries(SERVICES.map((service) => [service, serviceLabels(plan, service)]))).toEqual({
+                postgres: { "zentoria.stack": prefix, "zentoria.service": "postgres", "zentoria.container": "404" },
+                pgbouncer: { "zentoria.stack": prefix, "zentoria.service": "pgbouncer", "zentoria.container": "404" },
+                redis: { "zentoria.stack": prefix, "zentoria.service": "redis", "zentoria.container": "410" },
+                qdrant: { "zentoria.stack": prefix, "zentoria.service": "qdrant" },
+            });
+        }
+    });
+
+    test("a non-loopback bind address (which needs zentoria:allowPublicBind) labels every service with it", () => {
+        const plan = planOf({ bindAddress: "0.0.0.0", allowPublicBind: true });
+        for (const service of SERVICES) {
+            expect(serviceLabels(plan, service)[LABEL.publicBind]).toBe("0.0.0.0");
+        }
+        const loopback = planOf({ bindAddress: "127.0.0.2", allowPublicBind: true });
+        expect(SERVICES.map((service) => serviceLabels(loopback, service)[LABEL.publicBind])).toEqual([undefined, undefined, undefined, undefined]);
+    });
+
+    test("retainDataOnDestroy: false labels that data service only", () => {
+        const plan = planOf({ redis: { retainDataOnDestroy: false } });
+        expect(Object.fromEntries(SERVICES.map((service) => [service, serviceLabels(plan, service)[LABEL.dataRetained]]))).toEqual({
+            postgres: undefined,
+            pgbouncer: undefined,
+            redis: "false",
+            qdrant: undefined,
+        });
+    });
+
+    test("volumes keep the identity labels only", () => {
+        const plan = planOf({ bindAddress: "0.0.0.0", allowPublicBind: true, postgres: { retainDataOnDestroy: false } });
+        expect(volumeLabels(serviceLabels(plan, "postgres"))).toEqual({ "zentoria.stack": "zentoria", "zentoria.service": "postgres", "zentoria.container": "404" });
+    });
+});
+
+describe("the components label their resources with serviceLabels", () => {
+    test("containers carry every label, volumes the identity ones, with both exceptions taken", async () => {
+        const values = { bindAddress: "0.0.0.0", allowPublicBind: true, postgres: { retainDataOnDestroy: false }, qdrant: { retainDataOnDestroy: false } };
+        const { plan } = await buildTier(values);
+        const containers = ofType("docker:index/container:Container").map((resource) => asMap(plain(resource.inputs).labels));
+        const expected = SERVICES.map((service) => serviceLabels(plan, service));
+        expect(containers.sort(byService)).toEqual(expected.sort(byService));
+        expect(containers.find((labels) => labels[LABEL.service] === "postgres")?.[LABEL.dataRetained]).toBe("false");
+
+        const volumes = ofType("docker:index/volume:Volume").map((resource) => asMap(plain(resource.inputs).labels));
+        expect(volumes.sort(byService)).toEqual(DATA_SERVICES.map((service) => volumeLabels(serviceLabels(plan, service))).sort(byService));
+        expect(volumes.every((labels) => labels[LABEL.publicBind] === undefined && labels[LABEL.dataRetained] === undefined)).toBe(true);
+    });
+});
+
+function byService(a: Record<string, string>, b: Record<string, string>): number {
+    return a[LABEL.service].localeCompare(b[LABEL.service]);
+}

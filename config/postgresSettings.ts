@@ -200,6 +200,9 @@ function convertToBaseUnit(value: number, unit: string, base: { table: UnitTable
 
 export type Parsed = { value: number } | { error: string };
 
+/** The smallest normal double (C's DBL_MIN). */
+const DBL_MIN = 2.2250738585072014e-308;
+
 const NUMBER_WITH_UNIT = /^\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*([A-Za-z]*)\s*$/;
 
 /**
@@ -217,6 +220,11 @@ export function parseNumber(text: string, row: Pick<PostgresSettingRow, "name" |
         return { error: `${shown(text)} has a leading zero, which PostgreSQL reads as octal` };
     }
     let value = Number(number);
+    // strtod sets ERANGE beyond a double's range, subnormal results included (glibc), and
+    // parse_int/parse_real refuse the value then (found by the integration property test).
+    if (!Number.isFinite(value) || (value !== 0 && Math.abs(value) < DBL_MIN)) {
+        return { error: `${shown(text)} is out of the range of a double, which PostgreSQL refuses` };
+    }
     if (unit) {
         const base = row.unit ? baseUnit(row.unit) : undefined;
         const converted = base ? convertToBaseUnit(value, unit, base) : undefined;

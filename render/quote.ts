@@ -36,15 +36,22 @@ export function postgresConfName(name: string): string {
     return name;
 }
 
-/** postgresql.conf: strings in single quotes, ' doubled and \ escaped; numbers bare; on/off. */
+/**
+ * postgresql.conf: strings in single quotes, ' doubled and \ escaped; on/off; numbers bare
+ * when guc-file.l reads them as one number. Its REAL needs a decimal point before an
+ * exponent, so 1e+21 or -7e-323 (how JavaScript prints them) would be a syntax error bare:
+ * those go in quotes, which the server parses with the same number rules (found by the
+ * integration property test).
+ */
 export function postgresConfValue(value: string | number | boolean, name = "value"): string {
     if (typeof value === "boolean") {
         return value ? "on" : "off";
     }
-    if (typeof value === "number") {
-        return String(finite(value, "postgresql.conf", name));
+    const text = typeof value === "number" ? String(finite(value, "postgresql.conf", name)) : singleLine(value, "postgresql.conf", name);
+    if (typeof value === "number" && /^-?\d+(\.\d+)?$/.test(text)) {
+        return text;
     }
-    return `'${singleLine(value, "postgresql.conf", name).replace(/\\/g, "\\\\").replace(/'/g, "''")}'`;
+    return `'${text.replace(/\\/g, "\\\\").replace(/'/g, "''")}'`;
 }
 
 // ---------------------------------------------------------------- pgbouncer.ini, userlist.txt

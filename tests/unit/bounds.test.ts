@@ -60,6 +60,9 @@ describe("sizes, with each server's units", () => {
         [{ postgres: { settings: { work_mem: "64XB" } } }, "postgres.settings.work_mem", /XB is not a unit work_mem takes/],
         [{ postgres: { settings: { vacuum_cost_delay: "200ms" } } }, "postgres.settings.vacuum_cost_delay", /0 .. 100 \(in ms\)/],
         [{ postgres: { settings: { temp_buffers: "017" } } }, "postgres.settings.temp_buffers", /leading zero, which PostgreSQL reads as octal/],
+        // Found by the integration property test: strtod's ERANGE for a subnormal double.
+        [{ postgres: { settings: { autovacuum_vacuum_cost_delay: -7e-323 } } }, "postgres.settings.autovacuum_vacuum_cost_delay", /out of the range of a double/],
+        [{ postgres: { settings: { random_page_cost: "1e400" } } }, "postgres.settings.random_page_cost", /out of the range of a double/],
         [{ postgres: { settings: { commit_delay: "5ms" } } }, "postgres.settings.commit_delay", /ms is not a unit commit_delay takes \(units: none\)/],
         [{ redis: { maxmemory: "1tb" } }, "redis.maxmemory", /not a size Redis reads/],
         [{ redis: { maxmemory: "18446744073709551616" } }, "redis.maxmemory", /at most 2\^64-1 bytes/],

@@ -88,6 +88,17 @@ describe("postgresql.conf", () => {
         expect(() => renderPostgresqlConf(hostile(edit), CONTAINER_LAYOUT)).toThrow(RenderError);
     });
 
+    test("numbers the config-file lexer cannot read bare are quoted (found by the integration property test)", () => {
+        const text = renderPostgresqlConf(
+            hostile((plan) => (plan.postgres.extraSettings = [["autovacuum_vacuum_cost_delay", -7e-323], ["random_page_cost", 1.5], ["work_mem", 4096], ["x.big", 1e21]])),
+            CONTAINER_LAYOUT,
+        );
+        expect(text).toContain("autovacuum_vacuum_cost_delay = '-7e-323'\n");
+        expect(text).toContain("random_page_cost = 1.5\n");
+        expect(text).toContain("work_mem = 4096\n");
+        expect(text).toContain("x.big = '1e+21'\n");
+    });
+
     test("quotes and backslashes are escaped, not refused", () => {
         const text = renderPostgresqlConf(hostile((plan) => (plan.postgres.extraSettings = [["application_name", "it's \\ x"]])), CONTAINER_LAYOUT);
         expect(text).toContain("application_name = 'it''s \\\\ x'\n");

@@ -9,7 +9,7 @@ import { renderEverything } from "../support/render";
 import { rawConfig } from "./support/config";
 
 // FC_SEED and FC_RUNS reproduce or widen a run; fast-check prints the seed of a failure.
-const runs = Number(process.env.FC_RUNS ?? 400);
+const runs = Number(process.env.FC_RUNS ?? 1000);
 const seed = process.env.FC_SEED === undefined ? undefined : Number(process.env.FC_SEED);
 
 const attempt = (values: Overrides) => tryPlan(rawConfig(values, values.credentials === undefined ? [] : ["credentials"]));

@@ -1,11 +1,11 @@
 // Wiring and exports only: config -> plan -> components -> outputs.
 import * as pulumi from "@pulumi/pulumi";
-import { formatProblem, loadPlan } from "./config";
-import { rawConfigFromStack } from "./config/pulumi";
+import { formatProblem } from "./config";
+import { planFromStack } from "./config/pulumi";
 import { DataTier } from "./components/dataTier";
 
-// Throws, listing every problem, before any resource is registered.
-const { plan, budget, warnings } = loadPlan(rawConfigFromStack());
+// Stops with one line per problem, before any resource is registered.
+const { plan, budget, warnings } = planFromStack();
 for (const warning of warnings) {
     pulumi.log.warn(formatProblem(warning));
 }

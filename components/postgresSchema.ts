@@ -2,7 +2,7 @@
 // provider. Nothing here knows Docker: it needs an address and the superuser's password.
 import * as pulumi from "@pulumi/pulumi";
 import * as postgresql from "@pulumi/postgresql";
-import { DatabaseGrantPlan, RolePlan, StackPlan } from "../config/plan";
+import { DatabaseGrantPlan, PROVIDER_CONNECTIONS_PER_DATABASE, RolePlan, StackPlan } from "../config/plan";
 import { sequencePrivileges, tablePrivileges } from "../render/sql";
 import { ScramLogin } from "./credentials";
 import { PostgresAccess } from "./live/accessReconciler";
@@ -48,6 +48,8 @@ export class PostgresSchema extends pulumi.ComponentResource {
                 // lib/pq reads an empty sslmode as "require" (pitfall 13); the server has no TLS.
                 sslmode: "disable",
                 connectTimeout: plan.timeouts.connectSeconds * 3,
+                // Counted in the connection budget as the superuser's (config/plan.ts).
+                maxConnections: PROVIDER_CONNECTIONS_PER_DATABASE,
             },
             { parent: this, dependsOn: args.serverReady },
         );

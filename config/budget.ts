@@ -1,7 +1,7 @@
 // The connection budget: what the plan can open at peak against every limit that can refuse
 // a connection, from PgBouncer's pools to PostgreSQL's max_connections and Redis' maxclients.
 // Errors refuse the deployment; warnings mark section 5.1's 80 % level.
-import { StackPlan } from "./plan";
+import { StackPlan, superuserPeak } from "./plan";
 import { Problem } from "./problems";
 
 /** Section 5.1: "> 80% of max" is the warning level. */
@@ -40,7 +40,9 @@ export interface RoleBudget {
     /** max_user_connections PgBouncer applies to this role; undefined when it is not pooled. */
     pgbouncerCap?: number;
     direct: number;
-    /** Pools at peak plus direct connections. */
+    /** Superuser connections the program opens itself (provider, healthcheck); 0 for other roles. */
+    program: number;
+    /** Pools at peak plus direct connections, plus the program's own for the superuser. */
     peak: number;
     /** What can reach PostgreSQL: pools capped by PgBouncer's max_user_connections, plus direct. */
     serverPeak: number;
@@ -51,7 +53,8 @@ export interface RoleBudget {
 
 export interface PostgresTotals {
     regularPeak: number;
-    superuserBudget: number;
+    /** Every connection the superuser can open: the program's (provider, healthcheck) and its direct ones. */
+    superuserPeak: number;
     maxConnections: number;
     superuserReservedConnections: number;
     availableToRegularRoles: number;
@@ -132,14 +135,17 @@ function roleBudgets(plan: StackPlan, pools: readonly PoolBudget[]): RoleBudget[
     return plan.roles.map((role) => {
         const cap = plan.pgbouncer.users.find((user) => user.role === role.name)?.maxUserConnections;
         const pooledPeak = pools.filter((pool) => pool.role === role.name).reduce((sum, pool) => sum + pool.peak, 0);
+        const superuser = role.access === "superuser";
+        const program = superuser ? superuserPeak(plan.postgres.programConnections, 0) : 0;
         return {
             role: role.name,
             access: role.access,
             pooledPeak,
             pgbouncerCap: cap,
             direct: role.directConnections,
-            peak: pooledPeak + role.directConnections,
-            serverPeak: (cap === undefined ? pooledPeak : Math.min(pooledPeak, cap)) + role.directConnections,
+            program,
+            peak: pooledPeak + role.directConnections + program,
+            serverPeak: (cap === undefined ? pooledPeak : Math.min(pooledPeak, cap)) + role.directConnections + program,
             connectionLimit: role.connectionLimit,
             limitBinds: role.access !== "superuser",
         };
@@ -220,7 +226,7 @@ function checkRoles(plan: StackPlan, roles: readonly RoleBudget[], pools: readon
                 key,
                 message:
                     `${role.role} is a superuser: PostgreSQL ignores its CONNECTION LIMIT ${role.connectionLimit}, so the program does not set it; ` +
-                    `it counts as the administrators' budget in max_connections instead`,
+                    `its ${role.peak} connections (provider, healthcheck, direct) are counted in max_connections instead`,
             });
             continue;
         }
@@ -234,7 +240,7 @@ function postgresTotals(plan: StackPlan, roles: readonly RoleBudget[]): Postgres
     const { maxConnections, superuserReservedConnections } = plan.postgres;
     return {
         regularPeak: regular.reduce((sum, role) => sum + role.serverPeak, 0),
-        superuserBudget: superusers.reduce((sum, role) => sum + role.connectionLimit, 0),
+        superuserPeak: superusers.reduce((sum, role) => sum + role.serverPeak, 0),
         maxConnections,
         superuserReservedConnections,
         availableToRegularRoles: maxConnections - superuserReservedConnections,
@@ -260,11 +266,22 @@ function checkPostgresTotals(totals: PostgresTotals, problems: Problem[]): void 
     );
     checkAgainst(
         problems,
-        totals.regularPeak + totals.superuserBudget,
+        totals.regularPeak + totals.superuserPeak,
         totals.maxConnections,
         "postgres.maxConnections",
-        () => `all connections including the superuser budget of ${totals.superuserBudget}`,
+        () => `all connections including the superuser's ${totals.superuserPeak} (provider, healthcheck, direct)`,
     );
+    // Roles may go past their planned peak up to their CONNECTION LIMIT; only the reserved
+    // slots are then left to the superuser.
+    if (totals.superuserPeak > totals.superuserReservedConnections && totals.roleLimitSum + totals.superuserPeak > totals.maxConnections) {
+        problems.push({
+            severity: "warning",
+            key: "postgres.superuserReservedConnections",
+            message:
+                `the superuser can open ${totals.superuserPeak} connections (provider, healthcheck, direct) but only ${totals.superuserReservedConnections} are reserved: ` +
+                `roles at their CONNECTION LIMITs (${totals.roleLimitSum} in all) leave it ${Math.max(0, totals.maxConnections - totals.roleLimitSum)}`,
+        });
+    }
     if (totals.roleLimitSum > totals.availableToRegularRoles) {
         problems.push({
             severity: "warning",

@@ -202,7 +202,8 @@ export const DEVIATIONS: readonly Deviation[] = [
         default: "10, not applied",
         why:
             "postgres is a superuser and PostgreSQL ignores CONNECTION LIMIT for superusers; the program does not " +
-            "run the ALTER ROLE and warns instead. The 10 is counted as the administrators' budget in max_connections.",
+            "run the ALTER ROLE and warns instead. max_connections counts what the superuser can open: the postgresql " +
+            "provider's pools, the healthcheck and the role's directConnections.",
     },
     {
         key: "postgres.hostname",

@@ -1,4 +1,5 @@
 // config/: stack config in, one validated and immutable plan out. No resources here.
+import { checkPlanBounds } from "./bounds";
 import { BudgetResult, computeBudget, ConnectionBudget } from "./budget";
 import { buildPlan, StackPlan } from "./plan";
 import { errorsIn, Problem, StackConfigError, warningsIn } from "./problems";
@@ -25,7 +26,7 @@ export function tryPlan(raw: RawStackConfig): PlanAttempt {
     }
     const plan = buildPlan(validation.config);
     const { budget, problems } = computeBudget(plan);
-    return { plan, budget, problems: [...validation.problems, ...problems] };
+    return { plan, budget, problems: [...validation.problems, ...checkPlanBounds(plan), ...problems] };
 }
 
 /** The plan, or a StackConfigError naming every problem at once. */
@@ -38,9 +39,9 @@ export function loadPlan(raw: RawStackConfig): PlanResult {
 }
 
 export { DEFAULT_CONFIG, DEVIATIONS } from "./defaults";
-export { formatProblem, StackConfigError } from "./problems";
+export { formatProblem, shown, StackConfigError } from "./problems";
 export type { Problem } from "./problems";
-export { rawConfigFromPulumi, rawConfigFromStackFile } from "./source";
+export { rawConfigFromPulumi, rawConfigFromStackFile, StackFileError } from "./source";
 export type { RawStackConfig } from "./source";
 export type { ConnectionBudget } from "./budget";
 export type * from "./plan";

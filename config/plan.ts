@@ -1,7 +1,7 @@
 // The plan: one typed, immutable description of the stack, derived from validated config.
 // Renderers, the budget and the components read it; none of them reads config.
+import { containerNames, postgresMajorVersion } from "./bounds";
 import { DeepReadonly, deepFreeze } from "./freeze";
-import { postgresMajorFromImage } from "./images";
 import { MAINTENANCE_DATABASE, REDIS_SYSTEM_USERS } from "./validate";
 import { PoolMode, RoleAccess, StackConfig } from "./schema";
 
@@ -20,8 +20,6 @@ export interface ContainersPlan {
 
 export interface PostgresPlan {
     image: string;
-    /** PostgreSQL's major version, from config or the image tag. */
-    majorVersion: number;
     containerName: string;
     /** Volume the rendered files live on (mounted read-only into the server). */
     configVolumeName: string;
@@ -30,6 +28,10 @@ export interface PostgresPlan {
     port: number;
     publish: Publish;
     superuser: string;
+    /** The PostgreSQL major version the image runs: selects the settings table. */
+    majorVersion: number;
+    /** Superuser connections the program itself opens (the budget counts them). */
+    programConnections: ProgramConnections;
     maxConnections: number;
     /** True when max_connections was derived from the role limits rather than configured. */
     maxConnectionsDerived: boolean;
@@ -46,6 +48,30 @@ export interface PostgresPlan {
     volumeName: string;
     retainDataOnDestroy: boolean;
 }
+
+export interface ProgramConnections {
+    /**
+     * The postgresql provider: a pool per database it connects to (the maintenance database
+     * and every application database), each of up to PROVIDER_CONNECTIONS_PER_DATABASE, the
+     * provider's `maxConnections` (components/postgresSchema.ts).
+     */
+    provider: number;
+    /** The live-change resources' psql over the socket (components/live/): one at a time. */
+    liveChanges: number;
+    /**
+     * The container's pg_isready healthcheck: a backend for each probe. (The image's entrypoint
+     * connects only while it initialises an empty data directory, on a server that listens on
+     * its socket alone: nobody else can connect then, so there is nothing to count.)
+     */
+    healthcheck: number;
+}
+
+/**
+ * The provider's `maxConnections`, per database it connects to (its own default is 20,
+ * terraform-provider-postgresql provider.go defaultProviderMaxOpenConnections): it runs a few
+ * statements per resource, and every one of its connections is the superuser's.
+ */
+export const PROVIDER_CONNECTIONS_PER_DATABASE = 4;
 
 export interface RolePlan {
     name: string;
@@ -282,14 +308,26 @@ function grantPlans(config: StackConfig, pools: readonly PoolPlan[]): DatabaseGr
     return [...grants.values()].sort((a, b) => `${a.database}/${a.role}`.localeCompare(`${b.database}/${b.role}`));
 }
 
+function programConnections(config: StackConfig): ProgramConnections {
+    const databases = 1 + Object.keys(config.databases).length;
+    return { provider: databases * PROVIDER_CONNECTIONS_PER_DATABASE, healthcheck: 1, liveChanges: 1 };
+}
+
+/** Everything the superuser can open: the program's own connections and the role's direct ones. */
+export function superuserPeak(program: ProgramConnections, superuserDirect: number): number {
+    return program.provider + program.healthcheck + program.liveChanges + superuserDirect;
+}
+
 /**
  * max_connections must hold every non-superuser at its CONNECTION LIMIT outside the reserved
- * superuser slots, plus the superusers' own budget.
+ * superuser slots, plus every connection the superuser can open.
  */
 function derivedMaxConnections(config: StackConfig): number {
     const roles = Object.values(config.roles);
     const regular = roles.filter((role) => role.access !== "superuser").reduce((sum, role) => sum + role.connectionLimit, 0);
-    const superuser = roles.filter((role) => role.access === "superuser").reduce((sum, role) => sum + role.connectionLimit, 0);
+    const direct = roles.filter((role) => role.access === "superuser").reduce((sum, role) => sum + role.directConnections, 0);
+    // The superuser's share with section 5.1's 80 % headroom, like every other limit.
+    const superuser = Math.ceil(superuserPeak(programConnections(config), direct) / 0.8);
     return regular + Math.max(superuser, config.postgres.superuserReservedConnections);
 }
 
@@ -315,7 +353,7 @@ function redisPlan(config: StackConfig): RedisPlan {
     ].sort(byName);
     return {
         image: redis.image,
-        containerName: `${config.prefix}-redis`,
+        containerName: containerNames(config.prefix).redis,
         configVolumeName: `${config.prefix}-redis-config`,
         fileDescriptorLimit: redis.fileDescriptorLimit,
         memory: redis.memory,
@@ -342,7 +380,7 @@ function qdrantPlan(config: StackConfig): QdrantPlan {
     return {
         enabled: qdrant.enabled,
         image: qdrant.image,
-        containerName: `${config.prefix}-embeddings`,
+        containerName: containerNames(config.prefix).qdrant,
         configVolumeName: `${config.prefix}-qdrant-config`,
         snapshotsVolumeName: `${config.prefix}-qdrant-snapshots`,
         memory: qdrant.memory,
@@ -364,7 +402,7 @@ function pgbouncerPlan(config: StackConfig, roles: readonly RolePlan[]): Pgbounc
     const pgbouncer = config.pgbouncer;
     return {
         image: pgbouncer.image,
-        containerName: `${config.prefix}-pgbouncer`,
+        containerName: containerNames(config.prefix).pgbouncer,
         configVolumeName: `${config.prefix}-pgbouncer-config`,
         memory: pgbouncer.memory,
         hostname: pgbouncer.hostname,
@@ -396,8 +434,9 @@ export function buildPlan(config: StackConfig): StackPlan {
     const roles = rolePlans(config);
     const pools = poolPlans(config);
     const superuser = roles.find((role) => role.access === "superuser");
-    if (!superuser) {
-        throw new Error("buildPlan needs a validated config with one superuser role");
+    const majorVersion = postgresMajorVersion(config);
+    if (!superuser || majorVersion === undefined) {
+        throw new Error("buildPlan needs a validated config: one superuser role, a known PostgreSQL major version");
     }
     const services = Object.entries(config.services)
         .map(([name, service]) => ({
@@ -416,14 +455,14 @@ export function buildPlan(config: StackConfig): StackPlan {
         containers: { ...config.containers },
         postgres: {
             image: config.postgres.image,
-            majorVersion: config.postgres.majorVersion ?? postgresMajorFromImage(config.postgres.image) ?? 0,
-            // Not `<prefix>-db`: that is PgBouncer's alias, and Docker's DNS answers container names too.
-            containerName: `${config.prefix}-postgres`,
+            containerName: containerNames(config.prefix).postgres,
             configVolumeName: `${config.prefix}-postgres-config`,
             hostname: config.postgres.hostname,
             port: config.postgres.port,
             publish: publishAddress(config, config.postgres.hostPort),
             superuser: superuser.name,
+            majorVersion,
+            programConnections: programConnections(config),
             maxConnections: config.postgres.maxConnections ?? derivedMaxConnections(config),
             maxConnectionsDerived: config.postgres.maxConnections === undefined,
             superuserReservedConnections: config.postgres.superuserReservedConnections,

@@ -11,8 +11,31 @@ export interface Problem {
 
 export const CONFIG_NAMESPACE = "zentoria";
 
+const PLAIN_TEXT = /^[A-Za-z0-9_.-]+$/;
+
+/** Every character outside printable ASCII as a JSON-style escape: one line, nothing a terminal interprets. */
+function escapeNonPrintable(text: string): string {
+    return text.replace(/[^\x20-\x7e]/g, (character) => {
+        const json = JSON.stringify(character).slice(1, -1);
+        return json !== character ? json : `\\u${character.charCodeAt(0).toString(16).padStart(4, "0")}`;
+    });
+}
+
+/**
+ * A key or value from the stack file, safe to print: as it is when it is made of
+ * [A-Za-z0-9_.-] only, otherwise JSON-quoted with every non-printable or non-ASCII
+ * character escaped.
+ */
+export function shown(value: string | number | boolean): string {
+    if (typeof value !== "string") {
+        return String(value);
+    }
+    return PLAIN_TEXT.test(value) ? value : escapeNonPrintable(JSON.stringify(value));
+}
+
+/** `zentoria:<key>: <message>` on one line, whatever the key and message hold. */
 export function formatProblem(problem: Problem): string {
-    return `${CONFIG_NAMESPACE}:${problem.key}: ${problem.message}`;
+    return `${CONFIG_NAMESPACE}:${shown(problem.key)}: ${escapeNonPrintable(problem.message)}`;
 }
 
 /** Thrown before any resource is registered; lists every error at once. */

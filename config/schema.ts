@@ -2,29 +2,69 @@
 // defaults are merged in. Every object is strict, so an unknown or misspelt key is an error
 // that names its path.
 import { z } from "zod";
+import { INT_MAX, MAX_OPEN_FILES, MAX_PORT, MAX_REDIS_DATABASES, MAX_TIMEOUT_SECONDS, REDIS_RESERVED_FDS } from "./limits";
+import { SETTING_NAME } from "./postgresSettings";
 
-const positiveInt = z.number().int().positive();
-const nonNegativeInt = z.number().int().nonnegative();
-const port = z.number().int().min(1).max(65535);
+// Every count is a C int on the server that reads it (limits.ts INT_MAX).
+const positiveInt = z.number().int().positive().max(INT_MAX);
+const nonNegativeInt = z.number().int().nonnegative().max(INT_MAX);
+const port = z.number().int().min(1).max(MAX_PORT);
+const positiveSeconds = z.number().int().positive().max(MAX_TIMEOUT_SECONDS);
+const nonNegativeSeconds = z.number().int().nonnegative().max(MAX_TIMEOUT_SECONDS);
+
+// github.com/distribution/reference regexp.go: what Docker accepts as an image reference.
+const IMAGE_PATH_COMPONENT = "[a-z0-9]+(?:(?:[._]|__|[-]+)[a-z0-9]+)*";
+const IMAGE_DOMAIN_COMPONENT = "(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])";
+const IMAGE_DOMAIN = `(?:${IMAGE_DOMAIN_COMPONENT}(?:\\.${IMAGE_DOMAIN_COMPONENT})*|\\[[a-fA-F0-9:]+\\])(?::[0-9]+)?`;
+const IMAGE_NAME = `(?:${IMAGE_DOMAIN}/)?${IMAGE_PATH_COMPONENT}(?:/${IMAGE_PATH_COMPONENT})*`;
+const IMAGE_REFERENCE = new RegExp(`^(${IMAGE_NAME})(?::([\\w][\\w.-]{0,127}))?(?:@(sha256:[0-9a-f]{64}))?$`);
+/** reference.go NameTotalLengthMax. */
+const MAX_IMAGE_NAME_LENGTH = 255;
+
+/** Name, tag and digest of a Docker image reference, or undefined when Docker would refuse it. */
+export function parseImageReference(ref: string): { name: string; tag?: string; digest?: string } | undefined {
+    const match = IMAGE_REFERENCE.exec(ref);
+    if (!match || match[1].length > MAX_IMAGE_NAME_LENGTH) {
+        return undefined;
+    }
+    return { name: match[1], tag: match[2], digest: match[3] };
+}
 
 // A tag other than `latest`, or a digest: a mutable tag that is already present locally is
 // never refreshed by the Docker provider, so "latest" silently means "whatever was there".
-export const imageRef = z
-    .string()
-    .min(1)
-    .refine((ref) => /@sha256:[0-9a-f]{64}$/.test(ref) || /:[\w][\w.-]{0,127}$/.test(ref.split("/").pop() ?? ""), {
-        message: "must be pinned with a tag or a digest (e.g. name:1.2.3 or name@sha256:...)",
-    })
-    .refine((ref) => !/:latest$/.test(ref), { message: "must not use the mutable tag 'latest'" });
+export const imageRef = z.string().superRefine((ref, context) => {
+    const parsed = parseImageReference(ref);
+    const problem = !parsed
+        ? "must be a Docker image reference (lower-case name, optional registry, :tag or @sha256:digest)"
+        : parsed.tag === undefined && parsed.digest === undefined
+          ? "must be pinned with a tag or a digest (e.g. name:1.2.3 or name@sha256:...)"
+          : parsed.tag === "latest"
+            ? "must not use the mutable tag 'latest'"
+            : undefined;
+    if (problem) {
+        context.addIssue({ code: z.ZodIssueCode.custom, message: problem });
+    }
+});
 
+// A network alias: one DNS label (RFC 1123), which Docker's embedded DNS answers.
 const hostname = z
     .string()
-    .regex(/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/, "must be a DNS label (lower-case letters, digits, '-')");
+    .regex(/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/, "must be a DNS label (lower-case letters, digits, '-', at most 63)");
 
-// Names that end up in SQL identifiers, PgBouncer keys and Redis ACL names unquoted.
+// Names that end up in SQL identifiers, PgBouncer keys and Redis ACL names unquoted. 63 is
+// PostgreSQL's NAMEDATALEN - 1: longer names are truncated by the server.
 export const identifier = z
     .string()
     .regex(/^[a-z_][a-z0-9_]{0,62}$/, "must be a lower-case identifier ([a-z_][a-z0-9_]*, at most 63 characters)");
+
+// user.c CreateRole / gram.y RoleSpec: "role name ... is reserved" for public, none and pg_*;
+// initdb refuses a pg_ superuser name too.
+export const roleName = identifier
+    .refine((name) => !name.startsWith("pg_"), { message: "must not start with pg_: PostgreSQL reserves those role names" })
+    .refine((name) => name !== "public" && name !== "none", { message: "is a role name PostgreSQL reserves" });
+
+/** Each service's .env is an output named after the service; the operators' one is `operators`. */
+export const serviceName = identifier.refine((name) => name !== "operators", { message: "is the name of the operators' .env file" });
 
 const ipAddress = z
     .string()
@@ -37,7 +77,9 @@ function isIPv4(value: string): boolean {
     return parts.length === 4 && parts.every((part) => /^\d{1,3}$/.test(part) && Number(part) <= 255);
 }
 
-const settingValue = z.union([z.string(), z.number(), z.boolean()]);
+const singleLine = (what: string) => z.string().refine((text) => !/[\r\n\0]/.test(text), { message: `${what} must be one line without NUL characters` });
+
+const settingValue = z.union([singleLine("a setting's value"), z.number().finite(), z.boolean()]);
 
 // Docker's size notation (bytes, or b/k/m/g suffixes), for memory limits and /dev/shm.
 const dockerSize = z.string().regex(/^[1-9][0-9]*[bkmg]?$/, "must be a size such as 512m or 2g");
@@ -53,9 +95,9 @@ export const containersSchema = z
 
 export const timeoutsSchema = z
     .object({
-        connectSeconds: positiveInt,
-        querySeconds: positiveInt,
-        idleSeconds: positiveInt,
+        connectSeconds: positiveSeconds,
+        querySeconds: positiveSeconds,
+        idleSeconds: positiveSeconds,
     })
     .strict();
 
@@ -65,19 +107,20 @@ export const postgresSchema = z
         hostname,
         port,
         hostPort: port,
+        // Unset: read from the image tag (pg15, 17-trixie, 15.4); selects the settings table.
+        majorVersion: z.number().int().min(10).max(99).optional(),
         pgvector: z.boolean(),
+        // Ranges and units: PostgreSQL's own (postgresSettings.ts), checked in validate.ts.
         maxConnections: positiveInt.optional(),
         superuserReservedConnections: nonNegativeInt,
-        sharedBuffers: z.string().regex(/^\d+(kB|MB|GB)$/, "must be a size such as 128MB"),
+        sharedBuffers: singleLine("a size"),
         // What initdb would have written (the rendered postgresql.conf replaces initdb's).
         locale: z.string().regex(/^[A-Za-z]{1,8}(_[A-Za-z]{2})?(\.[A-Za-z0-9-]+)?$|^C(\.UTF-8|\.utf8)?$|^POSIX$/, "must be a locale name such as en_US.utf8 or C.UTF-8"),
         timezone: z.string().regex(/^[A-Za-z][A-Za-z0-9_+\-/]{0,63}$/, "must be a time zone name such as Etc/UTC or Europe/Berlin"),
         textSearchConfig: z.string().regex(/^[a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*$/, "must be a schema-qualified text search configuration such as pg_catalog.english"),
-        // Unset: read from the image tag (pg15, 17-trixie, ...). Guards against major upgrades in place.
-        majorVersion: z.number().int().min(13).max(18).optional(),
         memory: dockerSize,
         shmSize: dockerSize,
-        settings: z.record(z.string().regex(/^[a-z][a-z0-9_.]*$/, "must be a PostgreSQL setting name"), settingValue),
+        settings: z.record(z.string().regex(SETTING_NAME, "must be a PostgreSQL setting name (name or extension.name, lower case)"), settingValue),
         retainDataOnDestroy: z.boolean(),
     })
     .strict();
@@ -95,16 +138,16 @@ export const pgbouncerSchema = z
         defaultPoolSize: positiveInt,
         minPoolSize: nonNegativeInt,
         reservePoolSize: nonNegativeInt,
-        reservePoolTimeoutSeconds: positiveInt,
-        serverLoginRetrySeconds: positiveInt,
+        reservePoolTimeoutSeconds: positiveSeconds,
+        serverLoginRetrySeconds: positiveSeconds,
         maxDbConnections: positiveInt,
         // Unset: PgBouncer's own default (0 before 1.24, 200 from 1.24).
         maxPreparedStatements: nonNegativeInt.optional(),
         ignoreStartupParameters: z.array(identifier),
         adminUser: identifier,
         consoleClients: nonNegativeInt,
-        queryTimeoutGraceSeconds: nonNegativeInt,
-        fileDescriptorLimit: positiveInt,
+        queryTimeoutGraceSeconds: nonNegativeSeconds,
+        fileDescriptorLimit: positiveInt.max(MAX_OPEN_FILES, `must be at most ${MAX_OPEN_FILES}, Linux's limit on open files (fs.nr_open)`),
         memory: dockerSize,
     })
     .strict();
@@ -120,7 +163,7 @@ export const roleSchema = z
         connectionLimit: positiveInt,
         directConnections: nonNegativeInt,
         // Raise by one to give the role a new password (and verifier) on the next `pulumi up`.
-        rotation: nonNegativeInt,
+        rotation: nonNegativeInt.default(0),
     })
     .strict();
 
@@ -159,14 +202,18 @@ export const redisClientSchema = z
         user: identifier,
         database: nonNegativeInt,
         maxConnections: positiveInt,
-        purpose: z.string().min(1),
+        purpose: z
+            .string()
+            .min(1)
+            .max(200)
+            .regex(/^[\x20-\x7e]+$/, "must be one line of printable ASCII"),
         // Services whose .env gets this client's URL.
         services: z.array(identifier),
         // What the client's user may do: data commands, a job queue's, or publish/subscribe only.
-        access: z.enum(["data", "queue", "pubsub"]),
+        access: z.enum(["data", "queue", "pubsub"]).default("data"),
         // Keys and channels the client's user may touch (Redis glob patterns, without ~ or &).
-        keyPatterns: z.array(z.string().regex(/^[A-Za-z0-9_:.*?{}\[\]-]{1,128}$/, "must be a Redis key pattern such as cache:* or *")),
-        channelPatterns: z.array(z.string().regex(/^[A-Za-z0-9_:.*?{}\[\]-]{1,128}$/, "must be a Redis channel pattern such as events:* or *")),
+        keyPatterns: z.array(z.string().regex(/^[A-Za-z0-9_:.*?{}\[\]-]{1,128}$/, "must be a Redis key pattern such as cache:* or *")).default(["*"]),
+        channelPatterns: z.array(z.string().regex(/^[A-Za-z0-9_:.*?{}\[\]-]{1,128}$/, "must be a Redis channel pattern such as events:* or *")).default([]),
     })
     .strict();
 
@@ -176,10 +223,12 @@ export const redisSchema = z
         hostname,
         port,
         hostPort: port,
-        maxclients: positiveInt,
-        databases: positiveInt,
+        // Docker's nofile limit is maxclients plus Redis' own descriptors, at most fs.nr_open.
+        maxclients: positiveInt.max(MAX_OPEN_FILES - REDIS_RESERVED_FDS, `must be at most ${MAX_OPEN_FILES - REDIS_RESERVED_FDS}: with Redis' ${REDIS_RESERVED_FDS} own descriptors, Linux's limit on open files`),
+        databases: positiveInt.max(MAX_REDIS_DATABASES, `must be at most ${MAX_REDIS_DATABASES}: Redis allocates every database at start-up`),
         appendonly: z.boolean(),
-        maxmemory: z.string().regex(/^(0|\d+(kb|mb|gb))$/i, "must be 0 or a size such as 256mb"),
+        // Bounds and units in validate.ts (Redis' memtoull).
+        maxmemory: singleLine("a size"),
         maxmemoryPolicy: z.enum([
             "noeviction",
             "allkeys-lru",
@@ -190,9 +239,9 @@ export const redisSchema = z
             "volatile-random",
             "volatile-ttl",
         ]),
-        tcpKeepaliveSeconds: nonNegativeInt,
+        tcpKeepaliveSeconds: nonNegativeSeconds,
         // The container's nofile limit: maxclients can be raised live up to it (less 32 for Redis' own).
-        fileDescriptorLimit: positiveInt,
+        fileDescriptorLimit: positiveInt.max(MAX_OPEN_FILES, `must be at most ${MAX_OPEN_FILES}, Linux's limit on open files (fs.nr_open)`),
         memory: dockerSize,
         warningClients: positiveInt,
         criticalClients: positiveInt,
@@ -204,7 +253,7 @@ export const redisSchema = z
 export const qdrantOperationSchema = z
     .object({
         concurrency: positiveInt,
-        timeoutSeconds: positiveInt,
+        timeoutSeconds: positiveSeconds,
     })
     .strict();
 
@@ -243,7 +292,7 @@ export const credentialValue = z
 
 export const credentialsSchema = z
     .object({
-        postgres: z.record(identifier, credentialValue).optional(),
+        postgres: z.record(roleName, credentialValue).optional(),
         pgbouncerAdmin: credentialValue.optional(),
         redis: z.record(identifier, credentialValue).optional(),
         qdrantApiKey: credentialValue.optional(),
@@ -260,9 +309,9 @@ export const stackConfigSchema = z
         containers: containersSchema,
         postgres: postgresSchema,
         pgbouncer: pgbouncerSchema,
-        roles: z.record(identifier, roleSchema),
+        roles: z.record(roleName, roleSchema),
         databases: z.record(identifier, databaseSchema),
-        services: z.record(identifier, serviceSchema),
+        services: z.record(serviceName, serviceSchema),
         redis: redisSchema,
         qdrant: qdrantSchema,
         credentials: credentialsSchema,

@@ -1,9 +1,12 @@
-// Where the raw `zentoria:*` values come from: the running Pulumi program, or a stack config
-// file read without the Pulumi CLI (`npm run plan`). Both produce the same RawStackConfig.
-import * as fs from "fs";
+// Where the raw `zentoria:*` values come from: what the Pulumi CLI hands a running program
+// (or the policy pack), or a stack file read the way the CLI reads it (config/stackFile.ts,
+// for `npm run plan`). Both go through rawConfigFromPulumi, so both produce the same
+// RawStackConfig for the same file.
 import * as path from "path";
-import * as YAML from "yaml";
 import { CONFIG_NAMESPACE } from "./problems";
+import { readStackFile, StackFileConfig } from "./stackFile";
+
+export { ENCRYPTED_PLACEHOLDER, StackFileError } from "./stackFile";
 
 export interface RawStackConfig {
     /** Where the values came from, for messages. */
@@ -12,15 +15,14 @@ export interface RawStackConfig {
     values: Readonly<Record<string, unknown>>;
     /** Top-level keys whose value is (or contains) a Pulumi secret. */
     secretKeys: ReadonlySet<string>;
+    /** Leaves known to be encrypted, as paths like `credentials.postgres.zentoria_app` (see leafPaths). */
+    secretLeaves: ReadonlySet<string>;
+    /** Why secretLeaves may miss encrypted leaves, for messages; unset when they are known exactly. */
+    secretLeavesUnknown?: string;
 }
 
-/**
- * Stands in for an encrypted (`secure:`) value when a stack file is read without the CLI:
- * the plan does not need the value, only that one is given, and given as a secret.
- */
-export const ENCRYPTED_PLACEHOLDER = "encrypted-in-stack-file";
-
 const PREFIX = `${CONFIG_NAMESPACE}:`;
+const LEGACY_PREFIX = `${CONFIG_NAMESPACE}:config:`;
 
 /** Pulumi keeps structured config as JSON text; plain strings stay strings. */
 function parseConfigValue(text: string): unknown {
@@ -31,64 +33,81 @@ function parseConfigValue(text: string): unknown {
     }
 }
 
+/** `zentoria:key` or the older `zentoria:config:key` -> `key`; undefined for other namespaces. */
+export function projectKey(fullKey: string): string | undefined {
+    if (fullKey.startsWith(LEGACY_PREFIX)) {
+        return fullKey.slice(LEGACY_PREFIX.length);
+    }
+    return fullKey.startsWith(PREFIX) ? fullKey.slice(PREFIX.length) : undefined;
+}
+
+export function childPath(parent: string, key: string | number): string {
+    return typeof key === "number" ? `${parent}[${key}]` : `${parent}.${key}`;
+}
+
+/** The path of every leaf (anything but a non-empty map or list) of `value`. */
+export function leafPaths(value: unknown, at: string): string[] {
+    if (Array.isArray(value) && value.length > 0) {
+        return value.flatMap((item, index) => leafPaths(item, childPath(at, index)));
+    }
+    if (value !== null && typeof value === "object" && !Array.isArray(value) && Object.keys(value).length > 0) {
+        return Object.entries(value).flatMap(([key, child]) => leafPaths(child, childPath(at, key)));
+    }
+    return [at];
+}
+
+/**
+ * The program's view of Pulumi's config map (`pulumi.runtime.allConfig()`, or PULUMI_CONFIG
+ * for the policy pack). The CLI says which top-level keys hold secrets, not which leaves:
+ * `secretLeaves` (full `zentoria:` paths, from the stack file) says that when it is known.
+ */
 export function rawConfigFromPulumi(
     allConfig: Record<string, string>,
     isSecret: (key: string) => boolean,
     stack: string,
+    secretLeaves?: { leaves: readonly string[] } | { unknown: string },
 ): RawStackConfig {
     const values: Record<string, unknown> = {};
     const secretKeys = new Set<string>();
     for (const [fullKey, text] of Object.entries(allConfig)) {
-        if (!fullKey.startsWith(PREFIX)) {
+        const key = projectKey(fullKey);
+        if (key === undefined) {
             continue;
         }
-        const key = fullKey.slice(PREFIX.length);
         values[key] = parseConfigValue(text);
         if (isSecret(fullKey)) {
             secretKeys.add(key);
         }
     }
-    return { source: `stack ${stack}`, values, secretKeys };
+    const leaves = new Set<string>();
+    if (secretLeaves && "leaves" in secretLeaves) {
+        for (const leaf of secretLeaves.leaves) {
+            const key = projectKey(leaf);
+            if (key !== undefined) {
+                leaves.add(key);
+            }
+        }
+    } else {
+        // Without the stack file only a secret key that is itself a leaf is known to be one.
+        for (const key of secretKeys) {
+            const paths = leafPaths(values[key], key);
+            if (paths.length === 1 && paths[0] === key) {
+                leaves.add(key);
+            }
+        }
+    }
+    const unknown = secretLeaves && "unknown" in secretLeaves ? secretLeaves.unknown : secretLeaves ? undefined : "only whole keys are known to be secret";
+    return { source: `stack ${stack}`, values, secretKeys, secretLeaves: leaves, ...(unknown ? { secretLeavesUnknown: unknown } : {}) };
 }
 
-/** Replaces `{ secure: ... }` leaves by the placeholder and reports whether there were any. */
-function replaceSecureLeaves(value: unknown): { value: unknown; secret: boolean } {
-    if (Array.isArray(value)) {
-        const items = value.map(replaceSecureLeaves);
-        return { value: items.map((item) => item.value), secret: items.some((item) => item.secret) };
-    }
-    if (value !== null && typeof value === "object") {
-        const entries = Object.entries(value as Record<string, unknown>);
-        if (entries.length === 1 && entries[0][0] === "secure" && typeof entries[0][1] === "string") {
-            return { value: ENCRYPTED_PLACEHOLDER, secret: true };
-        }
-        let secret = false;
-        const result: Record<string, unknown> = {};
-        for (const [key, child] of entries) {
-            const replaced = replaceSecureLeaves(child);
-            result[key] = replaced.value;
-            secret = secret || replaced.secret;
-        }
-        return { value: result, secret };
-    }
-    return { value, secret: false };
+/** What a program gets from the CLI for a stack file, as RawStackConfig. */
+export function rawConfigFromStackFileConfig(read: StackFileConfig, source: string): RawStackConfig {
+    const secret = new Set(read.secretKeys);
+    const raw = rawConfigFromPulumi(read.config, (key) => secret.has(key), source, { leaves: read.secretLeaves });
+    return { ...raw, source };
 }
 
+/** A stack file read like the CLI reads it; throws StackFileError naming each problem by line. */
 export function rawConfigFromStackFile(file: string): RawStackConfig {
-    const document = YAML.parse(fs.readFileSync(file, "utf8")) ?? {};
-    const config = (document as { config?: Record<string, unknown> }).config ?? {};
-    const values: Record<string, unknown> = {};
-    const secretKeys = new Set<string>();
-    for (const [fullKey, value] of Object.entries(config)) {
-        if (!fullKey.startsWith(PREFIX)) {
-            continue;
-        }
-        const key = fullKey.slice(PREFIX.length);
-        const replaced = replaceSecureLeaves(value);
-        values[key] = replaced.value;
-        if (replaced.secret) {
-            secretKeys.add(key);
-        }
-    }
-    return { source: path.basename(file), values, secretKeys };
+    return rawConfigFromStackFileConfig(readStackFile(file, CONFIG_NAMESPACE), path.basename(file));
 }

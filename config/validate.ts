@@ -1,23 +1,26 @@
 // Raw config -> validated StackConfig: defaults merged in, the schema applied, then the checks
 // that span several keys. Every problem is collected; nothing stops at the first.
 import { ZodIssue } from "zod";
+import { checkHostNames, checkPostgresBounds, checkRedisBounds } from "./bounds";
 import { DEFAULT_CONFIG } from "./defaults";
-import { Problem } from "./problems";
-import { postgresMajorFromImage } from "./images";
+import { checkEnvNames } from "./envNames";
+import { Problem, shown } from "./problems";
 import { stackConfigSchema, StackConfig } from "./schema";
-import { RawStackConfig } from "./source";
+import { REDIS_RESERVED_FDS } from "./limits";
+import { childPath, leafPaths, RawStackConfig } from "./source";
 
 export interface ValidationResult {
     config?: StackConfig;
     problems: Problem[];
 }
 
+// initdb creates postgres, template0 and template1; pgbouncer is PgBouncer's admin console.
 const RESERVED_DATABASE_NAMES = new Set(["postgres", "template0", "template1", "pgbouncer"]);
 export const MAINTENANCE_DATABASE = "postgres";
 /** Redis users the program always creates, besides the ones named by redis.clients. */
 export const REDIS_SYSTEM_USERS = ["admin", "monitor", "healthcheck"] as const;
-/** Descriptors Redis keeps for itself besides clients (CONFIG_MIN_RESERVED_FDS in server.h). */
-export const REDIS_RESERVED_DESCRIPTORS = 32;
+/** Redis' built-in user, which the rendered redis.conf switches off. */
+const REDIS_DEFAULT_USER = "default";
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {
     return value !== null && typeof value === "object" && !Array.isArray(value);
@@ -45,16 +48,27 @@ export function mergeOverDefaults(defaults: unknown, override: unknown): unknown
     return override;
 }
 
+/** zod's own text, except where it would echo the value: that is shown escaped. */
+function zodMessage(issue: ZodIssue): string {
+    if (issue.code === "invalid_enum_value") {
+        return `${shown(String(issue.received))} is not one of ${issue.options.map((option) => shown(String(option))).join(", ")}`;
+    }
+    if (issue.code === "invalid_union") {
+        return "must be a string, a number or a boolean";
+    }
+    return issue.message;
+}
+
 function zodProblems(issues: readonly ZodIssue[], prefix: string): Problem[] {
     const problems: Problem[] = [];
     for (const issue of issues) {
-        const base = [prefix, ...issue.path].join(".");
+        const base = issue.path.reduce<string>((path, step) => childPath(path, step), prefix);
         if (issue.code === "unrecognized_keys") {
             for (const unknownKey of issue.keys) {
-                problems.push({ severity: "error", key: `${base}.${unknownKey}`, message: "unknown key" });
+                problems.push({ severity: "error", key: childPath(base, unknownKey), message: "unknown key" });
             }
         } else {
-            problems.push({ severity: "error", key: base, message: issue.message });
+            problems.push({ severity: "error", key: base, message: zodMessage(issue) });
         }
     }
     return problems;
@@ -104,7 +118,7 @@ function checkPorts(merged: Record<string, unknown>, problems: Problem[]): void 
         problems.push({
             severity: "error",
             key: "bindAddress",
-            message: `${bindAddress} is not a loopback address; set zentoria:allowPublicBind to true to publish the data tier beyond this machine`,
+            message: `${shown(bindAddress)} is not a loopback address; set zentoria:allowPublicBind to true to publish the data tier beyond this machine`,
         });
     }
 }
@@ -114,7 +128,7 @@ function reportDuplicates<T>(entries: Array<[string, T]>, what: string, problems
     for (const [key, value] of entries) {
         const first = seen.get(value);
         if (first) {
-            problems.push({ severity: "error", key, message: `${what} ${value} is already used by ${first}` });
+            problems.push({ severity: "error", key, message: `${what} ${shown(value as string | number)} is already used by ${first}` });
         } else {
             seen.set(value, key);
         }
@@ -144,6 +158,9 @@ function checkRolesAndDatabases(config: StackConfig, problems: Problem[]): void 
                 message: `role "${database.owner}" has access "${owner.access}"; a database owner must be an application role`,
             });
         }
+    }
+    if (config.pgbouncer.adminUser.startsWith("pg_") || config.pgbouncer.adminUser === "public") {
+        problems.push({ severity: "error", key: "pgbouncer.adminUser", message: "is a role name PostgreSQL reserves; the monitoring tools log in to PgBouncer with it" });
     }
     if (config.roles[config.pgbouncer.adminUser]) {
         problems.push({
@@ -236,6 +253,12 @@ function checkRedis(config: StackConfig, problems: Problem[]): void {
                 key: `redis.clients.${name}.user`,
                 message: `"${client.user}" is reserved for the program's own Redis user`,
             });
+        } else if (client.user === REDIS_DEFAULT_USER) {
+            problems.push({
+                severity: "error",
+                key: `redis.clients.${name}.user`,
+                message: `"${REDIS_DEFAULT_USER}" is Redis' built-in user, which the program switches off`,
+            });
         }
     }
     const reportUnknownServices = (services: readonly string[], key: string) => {
@@ -249,11 +272,11 @@ function checkRedis(config: StackConfig, problems: Problem[]): void {
         reportUnknownServices(client.services, `redis.clients.${name}.services`);
     }
     reportUnknownServices(config.qdrant.services, "qdrant.services");
-    if (config.redis.maxclients + REDIS_RESERVED_DESCRIPTORS > config.redis.fileDescriptorLimit) {
+    if (config.redis.maxclients + REDIS_RESERVED_FDS > config.redis.fileDescriptorLimit) {
         problems.push({
             severity: "error",
             key: "redis.fileDescriptorLimit",
-            message: `must cover maxclients ${config.redis.maxclients} plus ${REDIS_RESERVED_DESCRIPTORS} for Redis itself (Redis lowers maxclients to fit otherwise)`,
+            message: `must cover maxclients ${config.redis.maxclients} plus ${REDIS_RESERVED_FDS} for Redis itself (Redis lowers maxclients to fit otherwise)`,
         });
     }
     if (config.redis.criticalClients <= config.redis.warningClients) {
@@ -265,14 +288,24 @@ function checkRedis(config: StackConfig, problems: Problem[]): void {
     }
 }
 
-function checkCredentials(raw: RawStackConfig, config: StackConfig, problems: Problem[]): void {
-    if (raw.values.credentials !== undefined && !raw.secretKeys.has("credentials")) {
-        problems.push({
-            severity: "error",
-            key: "credentials",
-            message: "credentials must be stored encrypted: set them with `pulumi config set --secret --path`",
-        });
+function checkCredentialsEncrypted(raw: RawStackConfig, problems: Problem[]): void {
+    if (raw.values.credentials === undefined || raw.values.credentials === null) {
+        return;
     }
+    // Every leaf on its own: a plaintext value beside an encrypted one is still plaintext.
+    for (const leaf of leafPaths(raw.values.credentials, "credentials")) {
+        if (!raw.secretLeaves.has(leaf)) {
+            const why = raw.secretLeavesUnknown ? ` (${raw.secretLeavesUnknown})` : "";
+            problems.push({
+                severity: "error",
+                key: leaf,
+                message: `must be stored encrypted${why}: set it with \`pulumi config set --secret --path 'zentoria:${leaf}' ...\``,
+            });
+        }
+    }
+}
+
+function checkCredentials(config: StackConfig, problems: Problem[]): void {
     for (const role of Object.keys(config.credentials.postgres ?? {})) {
         if (!config.roles[role]) {
             problems.push({ severity: "error", key: `credentials.postgres.${role}`, message: `role "${role}" is not defined in roles` });
@@ -281,7 +314,7 @@ function checkCredentials(raw: RawStackConfig, config: StackConfig, problems: Pr
     const redisUsers = new Set<string>([...REDIS_SYSTEM_USERS, ...Object.values(config.redis.clients).map((client) => client.user)]);
     for (const user of Object.keys(config.credentials.redis ?? {})) {
         if (!redisUsers.has(user)) {
-            problems.push({ severity: "error", key: `credentials.redis.${user}`, message: `Redis user "${user}" is not used by redis.clients` });
+            problems.push({ severity: "error", key: `credentials.redis.${user}`, message: `Redis user ${shown(user)} is not used by redis.clients` });
         }
     }
 }
@@ -307,11 +340,12 @@ function checkPgbouncerVersion(config: StackConfig, problems: Problem[]): void {
         return;
     }
     const shown = version.join(".");
-    if ((config.pgbouncer.maxPreparedStatements ?? 0) > 0 && !atLeast(version, [1, 21, 0])) {
+    // Any value, 0 included: PgBouncer before 1.21 refuses to start on an unknown parameter.
+    if (config.pgbouncer.maxPreparedStatements !== undefined && !atLeast(version, [1, 21, 0])) {
         problems.push({
             severity: "error",
             key: "pgbouncer.maxPreparedStatements",
-            message: `PgBouncer ${shown} (from pgbouncer.image) has no max_prepared_statements; it needs 1.21 or later`,
+            message: `PgBouncer ${shown} (from pgbouncer.image) has no max_prepared_statements and refuses to start with it; it needs 1.21 or later (or leave it unset)`,
         });
     }
     // NEWS.md of PgBouncer 1.25.2 (2026-05-08): CVE-2026-6664..6667 (SCRAM parsing, KILL_CLIENT authorization).
@@ -324,39 +358,7 @@ function checkPgbouncerVersion(config: StackConfig, problems: Problem[]): void {
     }
 }
 
-/** postgresql.conf settings the program derives from the plan; config may not override them. */
-export const OWNED_POSTGRES_SETTINGS = new Set([
-    "config_file",
-    "data_directory",
-    "hba_file",
-    "ident_file",
-    "idle_in_transaction_session_timeout",
-    "listen_addresses",
-    "max_connections",
-    "password_encryption",
-    "port",
-    "shared_buffers",
-    "superuser_reserved_connections",
-    "unix_socket_directories",
-]);
-
 function checkPostgres(config: StackConfig, problems: Problem[]): void {
-    if (config.postgres.majorVersion === undefined && postgresMajorFromImage(config.postgres.image) === undefined) {
-        problems.push({
-            severity: "error",
-            key: "postgres.majorVersion",
-            message: `cannot be read from the tag of postgres.image (${JSON.stringify(config.postgres.image)}); set it (e.g. 15)`,
-        });
-    }
-    for (const name of Object.keys(config.postgres.settings)) {
-        if (OWNED_POSTGRES_SETTINGS.has(name)) {
-            problems.push({
-                severity: "error",
-                key: `postgres.settings.${name}`,
-                message: "is derived by the program from the plan and cannot be overridden here",
-            });
-        }
-    }
     for (const [name, database] of Object.entries(config.databases)) {
         if (database.vectorExtension && !config.postgres.pgvector) {
             problems.push({
@@ -388,12 +390,16 @@ function checkPoolMode(config: StackConfig, problems: Problem[]): void {
 type Section = keyof StackConfig;
 
 /** Cross-key checks and the sections each needs; a check runs when all of them are valid. */
-const CROSS_CHECKS: ReadonlyArray<{ needs: readonly Section[]; run: (config: StackConfig, problems: Problem[], raw: RawStackConfig) => void }> = [
+const CROSS_CHECKS: ReadonlyArray<{ needs: readonly Section[]; run: (config: StackConfig, problems: Problem[]) => void }> = [
     { needs: ["roles", "databases", "pgbouncer"], run: checkRolesAndDatabases },
     { needs: ["services", "roles", "databases"], run: checkServices },
     { needs: ["redis", "services", "qdrant"], run: checkRedis },
-    { needs: ["credentials", "roles", "redis"], run: (config, problems, raw) => checkCredentials(raw, config, problems) },
+    { needs: ["credentials", "roles", "redis"], run: checkCredentials },
     { needs: ["postgres", "databases"], run: checkPostgres },
+    { needs: ["postgres", "timeouts"], run: checkPostgresBounds },
+    { needs: ["redis"], run: checkRedisBounds },
+    { needs: ["prefix", "postgres", "pgbouncer", "redis", "qdrant"], run: checkHostNames },
+    { needs: ["services", "redis", "qdrant", "roles", "databases"], run: checkEnvNames },
     { needs: ["pgbouncer"], run: checkPgbouncerVersion },
     { needs: ["pgbouncer"], run: checkPoolMode },
 ];
@@ -421,9 +427,10 @@ export function validateStackConfig(raw: RawStackConfig): ValidationResult {
     }
     const partial = valid as Partial<StackConfig>;
     checkPorts(merged, problems);
+    checkCredentialsEncrypted(raw, problems);
     for (const check of CROSS_CHECKS) {
         if (check.needs.every((section) => valid[section] !== undefined)) {
-            check.run(partial as StackConfig, problems, raw);
+            check.run(partial as StackConfig, problems);
         }
     }
     const complete = (Object.keys(shape) as Section[]).every((section) => valid[section] !== undefined);

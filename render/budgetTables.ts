@@ -28,13 +28,14 @@ export function budgetTables(budget: ConnectionBudget): Record<string, string> {
             databases.map((d) => [d.database, d.aliases.join(","), d.peak]),
         ),
         roles: textTable(
-            ["role", "access", "pooled peak", "pgbouncer cap", "direct", "peak", "connection limit", "use"],
+            ["role", "access", "pooled peak", "pgbouncer cap", "direct", "program", "peak", "connection limit", "use"],
             roles.map((r) => [
                 r.role,
                 r.access,
                 r.pooledPeak,
                 r.pgbouncerCap ?? "-",
                 r.direct,
+                r.program,
                 r.peak,
                 r.limitBinds ? r.connectionLimit : `${r.connectionLimit} (not enforced: superuser)`,
                 r.limitBinds ? pct(r.peak, r.connectionLimit) : "-",
@@ -45,11 +46,11 @@ export function budgetTables(budget: ConnectionBudget): Record<string, string> {
             [
                 ["non-superuser peak", postgres.regularPeak, postgres.availableToRegularRoles, postgres.availableToRegularRoles - postgres.regularPeak, pct(postgres.regularPeak, postgres.availableToRegularRoles)],
                 [
-                    "with superuser budget",
-                    postgres.regularPeak + postgres.superuserBudget,
+                    "with the superuser's",
+                    postgres.regularPeak + postgres.superuserPeak,
                     postgres.maxConnections,
-                    postgres.maxConnections - postgres.regularPeak - postgres.superuserBudget,
-                    pct(postgres.regularPeak + postgres.superuserBudget, postgres.maxConnections),
+                    postgres.maxConnections - postgres.regularPeak - postgres.superuserPeak,
+                    pct(postgres.regularPeak + postgres.superuserPeak, postgres.maxConnections),
                 ],
                 ["role limits (sum)", postgres.roleLimitSum, postgres.availableToRegularRoles, postgres.availableToRegularRoles - postgres.roleLimitSum, pct(postgres.roleLimitSum, postgres.availableToRegularRoles)],
             ],

@@ -1,7 +1,19 @@
 // Connection strings and .env files from the plan and the credentials. The same functions
 // build the stack outputs (in-network host names) and the URLs the tests use (published ports).
+import {
+    directVariable,
+    N8N_TYPE_VARIABLE,
+    n8nDirectVariable,
+    poolMaxVariable,
+    qdrantOperationVariables,
+    readonlyUrlVariable,
+    redisClientMaxVariable,
+    redisClientUrlVariable,
+    redisUserUrlVariable,
+    statsUrlVariable,
+} from "../config/envNames";
 import { PoolPlan, ServicePlan, StackPlan } from "../config/plan";
-import { envValue, urlUserinfo } from "./quote";
+import { envValue, RenderError, urlUserinfo } from "./quote";
 
 export interface Credentials {
     /** Password per PostgreSQL role. */
@@ -124,17 +136,13 @@ export function poolUrls(plan: StackPlan, credentials: Credentials, endpoints: E
     };
 }
 
-function poolMaxVariable(env: string): string {
-    return env.endsWith("_URL") ? `${env.slice(0, -"_URL".length)}_POOL_MAX` : `${env}_POOL_MAX`;
-}
-
 function postgresEnv(plan: StackPlan, credentials: Credentials, endpoints: Endpoints, service: ServicePlan): Array<[string, string | number]> {
     const env: Array<[string, string | number]> = [];
     for (const pool of service.pools) {
         const urls = poolUrls(plan, credentials, endpoints, pool);
         if (pool.format === "n8n") {
             env.push(
-                ["DB_TYPE", "postgresdb"],
+                [N8N_TYPE_VARIABLE, "postgresdb"],
                 [`${pool.env}_HOST`, endpoints.pgbouncer.host],
                 [`${pool.env}_PORT`, endpoints.pgbouncer.port],
                 [`${pool.env}_DATABASE`, pool.alias],
@@ -142,10 +150,10 @@ function postgresEnv(plan: StackPlan, credentials: Credentials, endpoints: Endpo
                 [`${pool.env}_PASSWORD`, requireCredential(credentials.postgres, pool.role, "PostgreSQL")],
                 [`${pool.env}_POOL_SIZE`, pool.maxClientConnections],
                 [`${pool.env}_CONNECTION_TIMEOUT`, plan.timeouts.connectSeconds * 1000],
-                [`DIRECT_${pool.env}_URL`, urls.direct],
+                [n8nDirectVariable(pool.env), urls.direct],
             );
         } else {
-            env.push([pool.env, urls.pooled], [`DIRECT_${pool.env}`, urls.direct], [poolMaxVariable(pool.env), pool.maxClientConnections]);
+            env.push([pool.env, urls.pooled], [directVariable(pool.env), urls.direct], [poolMaxVariable(pool.env), pool.maxClientConnections]);
         }
     }
     return env;
@@ -166,9 +174,11 @@ function redisEnv(plan: StackPlan, credentials: Credentials, endpoints: Endpoint
         ["REDIS_KEEPALIVE_MS", plan.redis.tcpKeepaliveSeconds * 1000],
     ];
     for (const client of clients) {
-        const name = client.name.toUpperCase();
         const password = requireCredential(credentials.redis, client.user, "Redis");
-        env.push([`REDIS_${name}_URL`, redisUrl(client.user, password, endpoints.redis, client.database)], [`REDIS_${name}_MAX_CONNECTIONS`, client.maxConnections]);
+        env.push(
+            [redisClientUrlVariable(client.name), redisUrl(client.user, password, endpoints.redis, client.database)],
+            [redisClientMaxVariable(client.name), client.maxConnections],
+        );
     }
     if (service.pools.some((pool) => pool.format === "n8n")) {
         // n8n's queue mode reads Bull's own variables.
@@ -199,8 +209,8 @@ function qdrantEnv(plan: StackPlan, credentials: Credentials, endpoints: Endpoin
         ["QDRANT_HTTP_MAX_FREE_SOCKETS", plan.qdrant.httpMaxFreeSockets],
     ];
     for (const operation of plan.qdrant.operations) {
-        const name = operation.name.replace(/([a-z])([A-Z])/g, "$1_$2").toUpperCase();
-        env.push([`QDRANT_${name}_CONCURRENCY`, operation.concurrency], [`QDRANT_${name}_TIMEOUT_SECONDS`, operation.timeoutSeconds]);
+        const [concurrency, timeout] = qdrantOperationVariables(operation.name);
+        env.push([concurrency, operation.concurrency], [timeout, operation.timeoutSeconds]);
     }
     return env;
 }
@@ -232,16 +242,16 @@ export function operatorEnv(plan: StackPlan, credentials: Credentials, endpoints
     ];
     for (const statsUser of plan.pgbouncer.statsUsers) {
         const password = requireCredential(credentials.postgres, statsUser, "PostgreSQL");
-        env.push([`PGBOUNCER_STATS_URL_${statsUser.toUpperCase()}`, consoleUrl(statsUser, password, endpoints.pgbouncer, "pgbouncer")]);
+        env.push([statsUrlVariable(statsUser), consoleUrl(statsUser, password, endpoints.pgbouncer, "pgbouncer")]);
     }
     for (const role of plan.roles.filter((candidate) => candidate.access === "readonly")) {
         const password = requireCredential(credentials.postgres, role.name, "PostgreSQL");
         for (const database of plan.databases) {
-            env.push([`${role.name.toUpperCase()}_${database.name.toUpperCase()}_URL`, consoleUrl(role.name, password, endpoints.postgres, database.name)]);
+            env.push([readonlyUrlVariable(role.name, database.name), consoleUrl(role.name, password, endpoints.postgres, database.name)]);
         }
     }
     for (const user of plan.redis.users.filter((candidate) => candidate.kind === "admin" || candidate.kind === "monitor")) {
-        env.push([`REDIS_${user.name.toUpperCase()}_URL`, redisUrl(user.name, requireCredential(credentials.redis, user.name, "Redis"), endpoints.redis, 0)]);
+        env.push([redisUserUrlVariable(user.name), redisUrl(user.name, requireCredential(credentials.redis, user.name, "Redis"), endpoints.redis, 0)]);
     }
     if (plan.qdrant.enabled) {
         env.push(
@@ -258,7 +268,7 @@ export function renderEnvFile(env: ReadonlyArray<readonly [string, string | numb
     return env
         .map(([name, value]) => {
             if (seen.has(name)) {
-                throw new Error(`.env: ${name} is set twice`);
+                throw new RenderError(".env", name, "is set twice");
             }
             seen.add(name);
             return `${name}=${envValue(name, value)}\n`;

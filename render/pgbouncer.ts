@@ -3,7 +3,7 @@
 import { StackPlan } from "../config/plan";
 import { renderedHeader } from "./header";
 import { CONTAINER_LAYOUT, ServerLayout } from "./layout";
-import { pgbouncerConnstrValue, pgbouncerValue, userlistField } from "./quote";
+import { pgbouncerConnstrValue, pgbouncerKey, pgbouncerList, pgbouncerValue, RenderError, userlistField } from "./quote";
 
 function databaseEntries(plan: StackPlan, layout: ServerLayout): Array<[string, string]> {
     return [...plan.pools]
@@ -15,16 +15,16 @@ function databaseEntries(plan: StackPlan, layout: ServerLayout): Array<[string, 
                 ["dbname", pool.database],
                 ["pool_size", pool.poolSize],
             ]
-                .map(([key, value]) => `${key}=${pgbouncerConnstrValue(value)}`)
+                .map(([key, value]) => `${key}=${pgbouncerConnstrValue(value, `${pool.alias} ${key}`)}`)
                 .join(" ");
-            return [pool.alias, connstr];
+            return [pgbouncerKey(pool.alias, "databases"), connstr];
         });
 }
 
 function userEntries(plan: StackPlan): Array<[string, string]> {
     return [...plan.pgbouncer.users]
         .sort((a, b) => a.role.localeCompare(b.role))
-        .map((user) => [user.role, `max_user_connections=${user.maxUserConnections}`]);
+        .map((user) => [pgbouncerKey(user.role, "users"), `max_user_connections=${pgbouncerConnstrValue(user.maxUserConnections, user.role)}`]);
 }
 
 /**
@@ -43,12 +43,12 @@ export function pgbouncerLiveSettings(plan: StackPlan, layout: ServerLayout = CO
 function settings(plan: StackPlan, layout: ServerLayout): Array<[string, string | number]> {
     const pgbouncer = plan.pgbouncer;
     const entries: Array<[string, string | number]> = [
-        ["admin_users", pgbouncer.adminUser],
+        ["admin_users", pgbouncerList([pgbouncer.adminUser], "admin_users")],
         ["auth_file", layout.pgbouncer.userlistFile],
         ["auth_type", "scram-sha-256"],
         ["default_pool_size", pgbouncer.defaultPoolSize],
         ["idle_transaction_timeout", plan.timeouts.idleSeconds],
-        ["ignore_startup_parameters", pgbouncer.ignoreStartupParameters.join(",")],
+        ["ignore_startup_parameters", pgbouncerList(pgbouncer.ignoreStartupParameters, "ignore_startup_parameters")],
         ["listen_addr", layout.listenAddress],
         ["listen_port", pgbouncer.port],
         ["max_client_conn", pgbouncer.maxClientConn],
@@ -61,7 +61,7 @@ function settings(plan: StackPlan, layout: ServerLayout): Array<[string, string 
         ["server_connect_timeout", plan.timeouts.connectSeconds],
         ["server_idle_timeout", plan.timeouts.idleSeconds],
         ["server_login_retry", pgbouncer.serverLoginRetrySeconds],
-        ["stats_users", pgbouncer.statsUsers.join(",")],
+        ["stats_users", pgbouncerList(pgbouncer.statsUsers, "stats_users")],
         ["unix_socket_dir", ""],
     ];
     if (pgbouncer.maxPreparedStatements !== undefined) {
@@ -75,7 +75,7 @@ export function renderPgbouncerIni(plan: StackPlan, layout: ServerLayout): strin
     lines.push("\n[users]\n", ...userEntries(plan).map(([role, settings]) => `${role} = ${settings}\n`));
     lines.push("\n[pgbouncer]\n");
     for (const [key, value] of settings(plan, layout)) {
-        const text = pgbouncerValue(value);
+        const text = pgbouncerValue(value, key);
         lines.push(text === "" ? `${key} =\n` : `${key} = ${text}\n`);
     }
     return lines.join("");
@@ -87,15 +87,18 @@ export interface UserlistEntry {
     verifier: string;
 }
 
+/** SCRAM-SHA-256$<iterations>:<salt>$<StoredKey>:<ServerKey>, base64 parts (render/hashing.ts). */
+const SCRAM_VERIFIER = /^SCRAM-SHA-256\$[1-9][0-9]*:[A-Za-z0-9+/]+=*\$[A-Za-z0-9+/]+=*:[A-Za-z0-9+/]+=*$/;
+
 export function renderUserlist(entries: readonly UserlistEntry[]): string {
     const seen = new Set<string>();
     for (const entry of entries) {
         if (seen.has(entry.user)) {
-            throw new Error(`userlist.txt: user ${entry.user} appears twice`);
+            throw new RenderError("userlist.txt", entry.user, "user appears twice");
         }
         seen.add(entry.user);
-        if (!entry.verifier.startsWith("SCRAM-SHA-256$")) {
-            throw new Error(`userlist.txt: ${entry.user} must have a SCRAM-SHA-256 verifier`);
+        if (!SCRAM_VERIFIER.test(entry.verifier)) {
+            throw new RenderError("userlist.txt", entry.user, "must have a SCRAM-SHA-256 verifier");
         }
     }
     return [...entries]
@@ -121,7 +124,7 @@ export function pgbouncerUserlistEntries(
     return pgbouncerLoginUsers(plan).map((user) => {
         const verifier = user === plan.pgbouncer.adminUser ? adminVerifier : roleVerifiers[user];
         if (verifier === undefined) {
-            throw new Error(`userlist.txt: no verifier for ${user}`);
+            throw new RenderError("userlist.txt", user, "no verifier");
         }
         return { user, verifier };
     });

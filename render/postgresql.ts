@@ -3,7 +3,7 @@ import { PostgresPlan, StackPlan } from "../config/plan";
 import { MAINTENANCE_DATABASE } from "../config/validate";
 import { renderedHeader } from "./header";
 import { ServerLayout } from "./layout";
-import { postgresConfValue } from "./quote";
+import { postgresConfName, postgresConfValue, RenderError } from "./quote";
 
 export type PostgresSettingValue = string | number | boolean;
 export type PostgresSetting = readonly [string, PostgresSettingValue];
@@ -51,11 +51,20 @@ export function postgresSettings(plan: StackPlan, layout: ServerLayout): Postgre
 }
 
 export function renderPostgresqlConf(plan: StackPlan, layout: ServerLayout): string {
-    const line = ([name, value]: PostgresSetting) => `${name} = ${postgresConfValue(value)}\n`;
+    const line = ([name, value]: PostgresSetting) => `${postgresConfName(name)} = ${postgresConfValue(value, name)}\n`;
+    const ownSettings = [...programSettings(plan, layout), ...localeSettings(plan.postgres)];
+    const programNames = new Set(ownSettings.map(([name]) => name));
     const lines = [renderedHeader("#", "postgresql.conf"), ...programSettings(plan, layout).map(line)];
     lines.push("\n# what initdb would have written (locale, time zone, text search)\n", ...localeSettings(plan.postgres).map(line));
     if (plan.postgres.extraSettings.length > 0) {
-        lines.push("\n# zentoria:postgres.settings\n", ...plan.postgres.extraSettings.map(line));
+        lines.push("\n# zentoria:postgres.settings\n");
+        for (const [name, value] of plan.postgres.extraSettings) {
+            // A later line wins in postgresql.conf: the program's own settings stay its own.
+            if (programNames.has(name.toLowerCase()) || /^include/i.test(name)) {
+                throw new RenderError("postgresql.conf", name, "is the program's own setting or a directive");
+            }
+            lines.push(line([name, value]));
+        }
     }
     return lines.join("");
 }
@@ -136,7 +145,7 @@ export function hbaRules(plan: StackPlan, network: NetworkAddresses): HbaRule[] 
 
 function hbaField(value: string, where: string): string {
     if (!/^[A-Za-z0-9_.:/=-]+$/.test(value)) {
-        throw new Error(`pg_hba.conf: ${where} ${JSON.stringify(value)} cannot be written unquoted`);
+        throw new RenderError("pg_hba.conf", where, "cannot be written unquoted", value);
     }
     return value;
 }
@@ -148,7 +157,7 @@ export function renderPgHbaConf(rules: readonly HbaRule[]): string {
         const address = rule.address === undefined ? "" : hbaField(rule.address, "address");
         const method = rule.method.split(" ").map((part) => hbaField(part, "method")).join(" ");
         if (/[\r\n]/.test(rule.comment)) {
-            throw new Error("pg_hba.conf: a comment must be one line");
+            throw new RenderError("pg_hba.conf", "comment", "must be one line", rule.comment);
         }
         return `# ${rule.comment}\n${[rule.type, databases, users, address, method].filter((field) => field !== "").join("  ")}\n`;
     });

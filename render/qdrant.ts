@@ -3,20 +3,28 @@ import * as YAML from "yaml";
 import { QdrantPlan } from "../config/plan";
 import { renderedHeader } from "./header";
 import { ServerLayout } from "./layout";
+import { qdrantKey, RenderError } from "./quote";
 
 export interface QdrantKeys {
     apiKey: string;
     readOnlyApiKey: string;
 }
 
+function tcpPort(port: number, what: string): number {
+    if (!Number.isInteger(port) || port < 1 || port > 65535) {
+        throw new RenderError("production.yaml", what, "not a TCP port", port);
+    }
+    return port;
+}
+
 export function renderQdrantConfig(qdrant: QdrantPlan, layout: ServerLayout, keys: QdrantKeys): string {
     const document = {
         service: {
-            api_key: keys.apiKey,
-            grpc_port: qdrant.grpcPort,
+            api_key: qdrantKey(keys.apiKey, "api_key"),
+            grpc_port: tcpPort(qdrant.grpcPort, "grpc_port"),
             host: layout.listenAddress,
-            http_port: qdrant.httpPort,
-            read_only_api_key: keys.readOnlyApiKey,
+            http_port: tcpPort(qdrant.httpPort, "http_port"),
+            read_only_api_key: qdrantKey(keys.readOnlyApiKey, "read_only_api_key"),
         },
         storage: {
             snapshots_path: layout.qdrant.snapshotsDirectory,

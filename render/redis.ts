@@ -4,7 +4,7 @@
 import { RedisClientPlan, RedisPlan, RedisUserPlan } from "../config/plan";
 import { renderedHeader } from "./header";
 import { ServerLayout } from "./layout";
-import { redisArg } from "./quote";
+import { redisArg, redisWord, RenderError } from "./quote";
 
 export type RedisSettingValue = string | number;
 
@@ -70,7 +70,7 @@ export const REDIS_ACCESS_COMMANDS: Readonly<Record<RedisClientPlan["access"], r
 export function serviceUserRules(redis: RedisPlan, user: string): string[] {
     const clients = redis.clients.filter((client) => client.user === user);
     if (clients.length === 0) {
-        throw new Error(`users.acl: ${user} is used by no Redis client`);
+        throw new RenderError("users.acl", `user ${user}`, "is used by no Redis client");
     }
     const keys = [...new Set(clients.flatMap((client) => client.keyPatterns))].sort();
     const channels = [...new Set(clients.flatMap((client) => client.channelPatterns))].sort();
@@ -95,7 +95,11 @@ export function renderRedisAcl(redis: RedisPlan, passwordHashes: Readonly<Record
     for (const user of redis.users) {
         const hash = passwordHashes[user.name];
         if (!hash || !/^#[0-9a-f]{64}$/.test(hash)) {
-            throw new Error(`users.acl: user ${user.name} needs a SHA-256 password hash`);
+            throw new RenderError("users.acl", `user ${user.name}`, "needs a SHA-256 password hash");
+        }
+        // A second `user default` line would switch the built-in user back on.
+        if (redisWord(user.name, "user name") === "default") {
+            throw new RenderError("users.acl", "user default", "is Redis' built-in user, which stays off");
         }
         lines.push(`user ${["user", user.name, "reset", "on", hash, ...redisUserRules(redis, user)].slice(1).map(redisArg).join(" ")}\n`);
     }

@@ -2,7 +2,7 @@
 // Validates a stack config file without the Pulumi CLI, with the program's own code, and
 // prints the connection budget. Exit status: 0 when the plan is valid, 1 on any error.
 import * as fs from "fs";
-import { formatProblem, rawConfigFromStackFile, tryPlan } from "../config";
+import { formatProblem, RawStackConfig, rawConfigFromStackFile, StackFileError, tryPlan } from "../config";
 import { budgetTables } from "../render/budgetTables";
 
 const TITLES: Record<string, string> = {
@@ -25,7 +25,17 @@ function main(argv: readonly string[]): number {
         process.stderr.write(`${file}: no such file\n`);
         return 2;
     }
-    const attempt = tryPlan(rawConfigFromStackFile(file));
+    let raw: RawStackConfig;
+    try {
+        raw = rawConfigFromStackFile(file);
+    } catch (error) {
+        if (!(error instanceof StackFileError)) {
+            throw error;
+        }
+        process.stderr.write(`${error.lines.length} problem(s) reading the stack file:\n${error.lines.map((line) => `  error: ${line}`).join("\n")}\n`);
+        return 1;
+    }
+    const attempt = tryPlan(raw);
     if (attempt.budget) {
         for (const [name, table] of Object.entries(budgetTables(attempt.budget))) {
             process.stdout.write(`\n${TITLES[name] ?? name}\n\n${table}`);

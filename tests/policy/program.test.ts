@@ -9,7 +9,7 @@ import { PackConfig, policyResource, ResourceInput, runAll, secret, urnOf, Viola
 import { DATA_SERVICES, LABEL, SECRET_OUTPUTS, stackCredentials, TYPES, zentoriaPolicies } from "../../policy/policies";
 import { CONFIG_VOLUME, DataService } from "../../render/labels";
 import { installMocks, outputValue, settle } from "../unit/support/mocks";
-import { pulumiConfigMap, stackConfigValues } from "../unit/support/program";
+import { loadProgram, pulumiConfigMap, stackConfigValues } from "../unit/support/program";
 
 interface Registration {
     type: string;
@@ -62,10 +62,8 @@ async function register(config: Record<string, unknown>, secretKeys: string[] = 
         });
     };
     pulumi.runtime.setAllConfig(pulumiConfigMap(config), secretKeys);
-    let programExports: Record<string, unknown> = {};
-    jest.isolateModules(() => {
-        programExports = require("../../index");
-    });
+    // Beside a stack file, as the CLI runs it: the program reads which credentials are encrypted there.
+    const programExports = loadProgram(config, secretKeys);
     await settle();
     return { registrations, exports: programExports };
 }

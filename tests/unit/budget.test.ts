@@ -30,9 +30,12 @@ test("the spec's literal role limits (section 2.5) get exactly the errors and wa
         "error roles.n8n_app.connectionLimit",
         "error roles.zentoria_app.connectionLimit",
         "warning postgres.maxConnections",
-        "warning postgres.maxConnections",
         "warning roles.postgres.connectionLimit",
     ]);
+    // Derived: the role limits (95) plus the superuser's 28 with 80 % headroom (35).
+    expect(problems.find((problem) => problem.key === "postgres.maxConnections")?.message).toBe(
+        "all connections including the superuser's 28 (provider, healthcheck, direct): 115 at peak is 88 % of 130, above section 5.1's 80 % warning level",
+    );
     const zentoriaApp = problems.find((problem) => problem.key === "roles.zentoria_app.connectionLimit");
     expect(zentoriaApp?.message).toBe(
         "role zentoria_app (pools ai_orchestrator/zentoria_main 10 + ai_orchestrator/zentoria_vectors 20 + backend/zentoria_main 25 + " +
@@ -45,6 +48,8 @@ describe("each error path", () => {
     test.each([
         [{ pgbouncer: { maxDbConnections: 20 } }, "services.backend.pools.zentoria_main.poolSize", /25 server connections, over pgbouncer.maxDbConnections 20/],
         [{ postgres: { maxConnections: 100 } }, "postgres.maxConnections", /118 at peak, over the limit of 97/],
+        // The provider's 4 connections per database (4 x 4), the healthcheck's and the live changes' 1 each, the superuser's 10 direct.
+        [{ postgres: { maxConnections: 140 } }, "postgres.maxConnections", /the superuser's 28 \(provider, healthcheck, direct\): 146 at peak, over the limit of 140/],
         [{ postgres: { maxConnections: 120, superuserReservedConnections: 120 } }, "postgres.superuserReservedConnections", /leaves no connection/],
         [{ pgbouncer: { maxClientConn: 100 } }, "pgbouncer.maxClientConn", /145 at peak, over the limit of 100/],
         [{ pgbouncer: { fileDescriptorLimit: 500 } }, "pgbouncer.fileDescriptorLimit", /needs 637 file descriptors/],
@@ -61,7 +66,16 @@ describe("each warning path", () => {
     test.each([
         [{ roles: { zentoria_app: { connectionLimit: 90 } } }, "roles.zentoria_app.connectionLimit", /74 at peak is 82 % of 90, above section 5.1's 80 % warning level/],
         [{ pgbouncer: { maxDbConnections: 30 } }, "pgbouncer.maxDbConnections", /zentoria_main .*25 at peak is 83 % of 30/],
-        [{ postgres: { maxConnections: 157 } }, "postgres.maxConnections", /CONNECTION LIMITs add up to 155, more than the 154 non-reserved/],
+        [
+            { postgres: { maxConnections: 210 }, roles: { zentoria_app: { connectionLimit: 150 } } },
+            "postgres.maxConnections",
+            /CONNECTION LIMITs add up to 210, more than the 207 non-reserved/,
+        ],
+        [
+            { postgres: { maxConnections: 210 }, roles: { zentoria_app: { connectionLimit: 150 } } },
+            "postgres.superuserReservedConnections",
+            /the superuser can open 28 connections .* but only 3 are reserved: roles at their CONNECTION LIMITs \(210 in all\) leave it 0/,
+        ],
         [{ redis: { clients: { cache: { maxConnections: 450 } } } }, "redis.clients", /528 at peak is above section 5.3's warning level of 500/],
         [{ redis: { clients: { cache: { maxConnections: 850 } } } }, "redis.clients", /928 at peak is above section 5.3's critical level of 900/],
         [{ qdrant: { httpMaxSockets: 10 } }, "qdrant.httpMaxSockets", /17 at peak, over the limit of 10/],
@@ -126,8 +140,9 @@ function simulateOverflow(plan: StackPlan): string[] {
             }
         }
     }
+    const program = plan.postgres.programConnections;
     for (const role of plan.roles.filter((candidate) => candidate.access === "superuser")) {
-        for (let i = 0; i < role.connectionLimit; i++) {
+        for (let i = 0; i < program.provider + program.healthcheck + program.liveChanges + role.directConnections; i++) {
             if (!connect(role.name)) {
                 failures.push(`superuser ${role.name} refused`);
                 break;
@@ -190,7 +205,7 @@ test("property: the checker refuses exactly the plans that overflow at peak", ()
             const k = draw.slacks;
             const limit = (needed: number, slackValue: number) => Math.max(1, needed + slackValue);
             const roles = {
-                postgres: { access: "superuser", connectionLimit: draw.superuserBudget, directConnections: 0 },
+                postgres: { access: "superuser", connectionLimit: 10, directConnections: draw.superuserBudget },
                 zentoria_app: { access: "application", connectionLimit: limit(appPeak + dApp, k[0]), directConnections: dApp },
                 n8n_app: { access: "application", connectionLimit: limit(n8nPeak + dN8n, k[1]), directConnections: dN8n },
                 readonly: { access: "readonly", connectionLimit: limit(dReadonly, k[2]), directConnections: dReadonly },
@@ -212,7 +227,8 @@ test("property: the checker refuses exactly the plans that overflow at peak", ()
                     fileDescriptorLimit: limit(maxClientConn + servers + 32, k[6]),
                 },
                 postgres: {
-                    maxConnections: draw.explicitMaxConnections ? limit(appPeak + n8nPeak + monitorPeak + 20 + draw.superuserBudget, k[7]) : undefined,
+                    // The program's own superuser connections: 20 per database the provider reaches (4) and the healthcheck.
+                    maxConnections: draw.explicitMaxConnections ? limit(appPeak + n8nPeak + monitorPeak + 20 + 81 + draw.superuserBudget, k[7]) : undefined,
                     superuserReservedConnections: draw.superuserReservedConnections,
                 },
                 redis: { maxclients: limit(draw.redisCache + 78, k[8]), warningClients: 1, criticalClients: 2, clients: { cache: { maxConnections: draw.redisCache } } },

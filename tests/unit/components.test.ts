@@ -136,7 +136,7 @@ describe("default stack", () => {
         const files = configFiles("zentoria-postgres-config");
         expect(Object.keys(files).sort()).toEqual(["pg_hba.conf", "pg_ident.conf", "postgresql.conf", "superuser-verifier"]);
         expect(files["superuser-verifier"]).toMatch(/^SCRAM-SHA-256\$4096:/);
-        expect(files["postgresql.conf"]).toContain("max_connections = 165\n");
+        expect(files["postgresql.conf"]).toContain("max_connections = 190\n");
         expect(postgres.volumes).toContainEqual({ volumeName: "zentoria-pgdata", containerPath: "/var/lib/postgresql/data" });
         expect(postgres.healthcheck.tests).toEqual(["CMD", "pg_isready", "-h", "127.0.0.1", "-p", "5432", "-U", "postgres", "-d", "postgres"]);
         expect(postgres.labels).toContainEqual({ label: "zentoria.container", value: "404" });

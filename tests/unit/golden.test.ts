@@ -25,7 +25,7 @@ describe("dev stack: rendered files", () => {
         jest.spyOn(console, "warn").mockImplementation(() => undefined);
         outputs = await runProgram(stackConfigValues("dev"));
         snapshot = [...recorded];
-    });
+    }, 60_000);
 
     afterEach(() => {
         recorded.splice(0, recorded.length, ...snapshot);

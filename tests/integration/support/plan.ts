@@ -5,6 +5,7 @@ import { randomBytes, randomInt } from "crypto";
 import * as fs from "fs";
 import * as path from "path";
 import { loadPlan, PlanResult, RawStackConfig, rawConfigFromStackFile } from "../../../config";
+import { leafPaths } from "../../../config/source";
 import { mergeOverDefaults } from "../../../config/validate";
 import { StackPlan } from "../../../config/plan";
 import { Credentials, Endpoints } from "../../../render/connections";
@@ -44,6 +45,22 @@ export function devRawConfig(...overrides: Array<Record<string, unknown>>): RawS
 /** The dev plan on the test's ports; `extra` are further raw overrides for one check. */
 export function devPlan(ports: Ports, extra: Record<string, unknown> = {}): PlanResult {
     return loadPlan(devRawConfig(portOverrides(ports), environmentOverrides(), extra));
+}
+
+/**
+ * `config` (a stack's raw config, instead of Pulumi.dev.yaml's) on the test's ports and this
+ * machine's servers: a config the harness cannot run as given is refused here, by loadPlan.
+ */
+export function configPlan(ports: Ports, config: Record<string, unknown>): PlanResult {
+    const values = [portOverrides(ports), environmentOverrides()].reduce<unknown>((merged, override) => mergeOverDefaults(merged, override), config);
+    // Credentials in a test's config stand for ones given with `pulumi config set --secret`.
+    const secretLeaves = config.credentials === undefined ? [] : leafPaths(config.credentials, "credentials");
+    return loadPlan({
+        source: "integration test config",
+        values: values as Record<string, unknown>,
+        secretKeys: new Set(secretLeaves.length > 0 ? ["credentials"] : []),
+        secretLeaves: new Set(secretLeaves),
+    });
 }
 
 /** Every server file under `dir`, PostgreSQL and PgBouncer reached on the loopback address. */

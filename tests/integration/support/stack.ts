@@ -2,10 +2,12 @@
 // PostgreSQL initialised and given the program's roles and databases, PgBouncer and Redis
 // started on the rendered files. PostgreSQL 15 and Redis are the host's Debian binaries;
 // PgBouncer (1.24) runs from the zentoria-ci/pgbouncer stand-in image (./images.ts).
+import { randomBytes } from "crypto";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { Client, ClientConfig } from "pg";
+import { SCRAM_SALT_BYTES, scramSha256Verifier } from "../../../render/hashing";
 import { Problem } from "../../../config";
 import { StackPlan } from "../../../config/plan";
 import { connectionStrings, ConnectionStrings, Endpoints } from "../../../render/connections";
@@ -15,7 +17,7 @@ import { BINARIES, requireBinary } from "./binaries";
 import { connectPg, redisClient } from "./clients";
 import { pgbouncerFiles, postgresFiles, redisFiles, ServerFile, writeServerFiles } from "./files";
 import { pgbouncerImage, startPgbouncerContainer } from "./images";
-import { devPlan, generateSecrets, LOOPBACK, Ports, Secrets, testEndpoints, testLayout } from "./plan";
+import { configPlan, devPlan, generateSecrets, LOOPBACK, Ports, randomPassword, Secrets, testEndpoints, testLayout } from "./plan";
 import { freePorts } from "./ports";
 import { OsUser, run, serverUser, ServerProcess, waitUntil } from "./processes";
 
@@ -23,6 +25,18 @@ export interface StackOptions {
     postgres?: boolean;
     pgbouncer?: boolean;
     redis?: boolean;
+    /** Raw stack config to run instead of Pulumi.dev.yaml's (the test's free ports still win). */
+    config?: Record<string, unknown>;
+    /** An initialised data directory to copy instead of running initdb (its superuser must be the plan's). */
+    postgresTemplate?: PostgresTemplate;
+}
+
+/** A data directory initdb made once, and its superuser's login, for stacks that start many servers. */
+export interface PostgresTemplate {
+    dataDir: string;
+    superuser: string;
+    password: string;
+    verifier: string;
 }
 
 /**
@@ -49,6 +63,18 @@ function chownTree(target: string, owner: OsUser | undefined): void {
     }
 }
 
+/** The template's superuser login replaces the generated one: initdb stored its verifier already. */
+function withTemplateSuperuser(secrets: Secrets, template: PostgresTemplate, plan: StackPlan): Secrets {
+    if (template.superuser !== plan.postgres.superuser) {
+        throw new Error(`the data directory template's superuser is ${template.superuser}, the plan's ${plan.postgres.superuser}`);
+    }
+    return {
+        ...secrets,
+        credentials: { ...secrets.credentials, postgres: { ...secrets.credentials.postgres, [template.superuser]: template.password } },
+        verifiers: { ...secrets.verifiers, [template.superuser]: template.verifier },
+    };
+}
+
 export class Stack {
     readonly dir: string;
     readonly logDir: string;
@@ -67,10 +93,10 @@ export class Stack {
         readonly ports: Ports,
         readonly options: StackOptions,
     ) {
-        const { plan, warnings } = devPlan(ports);
+        const { plan, warnings } = options.config ? configPlan(ports, options.config) : devPlan(ports);
         this.plan = plan;
         this.warnings = warnings;
-        this.secrets = generateSecrets(plan);
+        this.secrets = options.postgresTemplate ? withTemplateSuperuser(generateSecrets(plan), options.postgresTemplate, plan) : generateSecrets(plan);
         this.owner = process.getuid?.() === 0 ? serverUser() : undefined;
         this.dir = fs.mkdtempSync(path.join(os.tmpdir(), "zentoria-it-"));
         this.logDir = path.join(this.dir, "logs");
@@ -173,7 +199,37 @@ export class Stack {
         this.mkdirOwned(path.join(this.dir, "postgres"));
         this.mkdirOwned(layout.postgres.socketDirectory);
         this.addFiles(postgresFiles(plan, layout, this.secrets));
-        // Like the image's entrypoint with POSTGRES_PASSWORD_FILE: the superuser gets the verifier.
+        if (this.options.postgresTemplate) {
+            await this.copyTemplate(this.options.postgresTemplate.dataDir);
+        } else {
+            await this.initdb();
+        }
+        const server = ServerProcess.start(
+            "postgresql",
+            BINARIES.postgres.path,
+            ["-D", this.postgresDataDir, "-c", `config_file=${layout.postgres.configFile}`],
+            this.logFile("postgresql"),
+        );
+        this.servers.push(server);
+        await waitUntil(server, "PostgreSQL", async () => {
+            const client = await this.superuser();
+            await client.end();
+            return true;
+        });
+        await this.applySchema();
+    }
+
+    private async copyTemplate(dataDir: string): Promise<void> {
+        const copy = await run("cp", ["-a", dataDir, this.postgresDataDir], { timeoutMs: 120_000 });
+        if (copy.code !== 0) {
+            throw new Error(`copying the data directory template failed:\n${copy.stderr}`);
+        }
+        chownTree(this.postgresDataDir, this.owner);
+    }
+
+    /** Like the image's entrypoint with POSTGRES_PASSWORD_FILE: the superuser gets the verifier. */
+    private async initdb(): Promise<void> {
+        const { layout, plan } = this;
         const initdb = await run(
             BINARIES.initdb.path,
             [
@@ -190,19 +246,28 @@ export class Stack {
         if (initdb.code !== 0) {
             throw new Error(`initdb failed (${initdb.code}):\n${initdb.stdout}${initdb.stderr}`);
         }
-        const server = ServerProcess.start(
-            "postgresql",
-            BINARIES.postgres.path,
-            ["-D", this.postgresDataDir, "-c", `config_file=${layout.postgres.configFile}`],
-            this.logFile("postgresql"),
+    }
+
+    /** Runs initdb once into `dir` for a superuser with a fresh password, for postgresTemplate. */
+    static async postgresTemplate(dir: string, superuser: string): Promise<PostgresTemplate> {
+        requireBinary(BINARIES.initdb);
+        const password = randomPassword();
+        const verifier = scramSha256Verifier(password, randomBytes(SCRAM_SALT_BYTES));
+        const owner = process.getuid?.() === 0 ? serverUser() : undefined;
+        fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+        const pwfile = path.join(dir, "superuser-verifier");
+        const dataDir = path.join(dir, "data");
+        fs.writeFileSync(pwfile, verifier, { mode: 0o600 });
+        chownTree(dir, owner);
+        const initdb = await run(
+            BINARIES.initdb.path,
+            [`--pgdata=${dataDir}`, `--username=${superuser}`, `--pwfile=${pwfile}`, "--encoding=UTF8", "--locale=C", "--no-sync"],
+            { asServerUser: true, timeoutMs: 120_000 },
         );
-        this.servers.push(server);
-        await waitUntil(server, "PostgreSQL", async () => {
-            const client = await this.superuser();
-            await client.end();
-            return true;
-        });
-        await this.applySchema();
+        if (initdb.code !== 0) {
+            throw new Error(`initdb failed (${initdb.code}):\n${initdb.stdout}${initdb.stderr}`);
+        }
+        return { dataDir, superuser, password, verifier };
     }
 
     /** The program's roles, databases and grants, as the postgresql provider applies them. */

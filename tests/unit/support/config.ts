@@ -1,8 +1,10 @@
 import * as path from "path";
-import { RawStackConfig, rawConfigFromStackFile } from "../../../config/source";
+import { leafPaths, RawStackConfig, rawConfigFromStackFile } from "../../../config/source";
 
+/** Raw config as the program gets it; every leaf under `secretKeys` counts as encrypted. */
 export function rawConfig(values: Record<string, unknown> = {}, secretKeys: string[] = []): RawStackConfig {
-    return { source: "test", values, secretKeys: new Set(secretKeys) };
+    const secretLeaves = new Set(secretKeys.flatMap((key) => leafPaths(values[key], key)));
+    return { source: "test", values, secretKeys: new Set(secretKeys), secretLeaves };
 }
 
 export const REPO_ROOT = path.resolve(__dirname, "../../..");

@@ -166,6 +166,29 @@ export const DEFAULT_CONFIG: StackConfig = {
         },
         retainDataOnDestroy: true,
     },
+    monitoring: {
+        // On in Pulumi.prod.yaml; off by default, so a stack without it is exactly the data tier.
+        enabled: false,
+        // Section 5.1 and 5.3's tables: warning above 80 % of max, critical above 95 %;
+        // avg_wait_time 100 ms / 500 ms; pool errors > 0 / > 10 a minute. Section 5.2: 30 s.
+        thresholds: {
+            pgbouncerClientsWarningPercent: 80,
+            pgbouncerClientsCriticalPercent: 95,
+            pgbouncerServersWarningPercent: 80,
+            pgbouncerServersCriticalPercent: 95,
+            pgbouncerWaitWarningMs: 100,
+            pgbouncerWaitCriticalMs: 500,
+            pgbouncerErrorsWarningPerMinute: 0,
+            pgbouncerErrorsCriticalPerMinute: 10,
+            postgresConnectionsWarningPercent: 80,
+            postgresConnectionsCriticalPercent: 95,
+            longQuerySeconds: 30,
+            redisBlockedWarning: 10,
+            redisBlockedCritical: 50,
+            redisRejectedWarningPerMinute: 0,
+            redisRejectedCriticalPerMinute: 10,
+        },
+    },
     credentials: {},
 };
 

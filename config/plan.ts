@@ -3,7 +3,7 @@
 import { containerNames, postgresMajorVersion } from "./bounds";
 import { DeepReadonly, deepFreeze } from "./freeze";
 import { MAINTENANCE_DATABASE, REDIS_SYSTEM_USERS } from "./validate";
-import { PoolMode, RoleAccess, StackConfig } from "./schema";
+import { PoolMode, RoleAccess, StackConfig, Thresholds } from "./schema";
 
 export interface Publish {
     /** Address on the Docker host the port is published on. */
@@ -225,6 +225,12 @@ export interface QdrantPlan {
     retainDataOnDestroy: boolean;
 }
 
+export interface MonitoringPlan {
+    enabled: boolean;
+    /** Section 5's levels, shared by the alert rules and `npm run status`. */
+    thresholds: Thresholds;
+}
+
 export interface TimeoutsPlan {
     connectSeconds: number;
     querySeconds: number;
@@ -246,6 +252,7 @@ export interface StackPlanData {
     pgbouncer: PgbouncerPlan;
     redis: RedisPlan;
     qdrant: QdrantPlan;
+    monitoring: MonitoringPlan;
     /** Credentials given in config (plaintext only inside the program; secrets in Pulumi). */
     providedCredentials: StackConfig["credentials"];
 }
@@ -487,6 +494,7 @@ export function buildPlan(config: StackConfig): StackPlan {
         pgbouncer: pgbouncerPlan(config, roles),
         redis: redisPlan(config),
         qdrant: qdrantPlan(config),
+        monitoring: { enabled: config.monitoring.enabled, thresholds: { ...config.monitoring.thresholds } },
         providedCredentials: config.credentials,
     };
     return deepFreeze(plan);

@@ -300,6 +300,45 @@ export const credentialsSchema = z
     })
     .strict();
 
+const percent = z.number().int().min(1).max(100);
+const nonNegativeCount = z.number().int().nonnegative().max(INT_MAX);
+
+/**
+ * Section 5's warning and critical levels, one key each: the alert rules (monitoring) and
+ * `npm run status` read the same keys. Percentages are of the limit each figure is measured
+ * against (README: "Monitoring"); Redis' connected_clients levels are redis.warningClients and
+ * redis.criticalClients (the connection budget reads them too).
+ */
+export const thresholdsSchema = z
+    .object({
+        pgbouncerClientsWarningPercent: percent,
+        pgbouncerClientsCriticalPercent: percent,
+        pgbouncerServersWarningPercent: percent,
+        pgbouncerServersCriticalPercent: percent,
+        pgbouncerWaitWarningMs: positiveInt,
+        pgbouncerWaitCriticalMs: positiveInt,
+        /** Warning when more than this many pool errors happened in the last minute. */
+        pgbouncerErrorsWarningPerMinute: nonNegativeCount,
+        pgbouncerErrorsCriticalPerMinute: positiveInt,
+        postgresConnectionsWarningPercent: percent,
+        postgresConnectionsCriticalPercent: percent,
+        /** Section 5.2: a query running longer than this is reported. */
+        longQuerySeconds: positiveInt.max(MAX_TIMEOUT_SECONDS),
+        redisBlockedWarning: nonNegativeCount,
+        redisBlockedCritical: positiveInt,
+        redisRejectedWarningPerMinute: nonNegativeCount,
+        redisRejectedCriticalPerMinute: positiveInt,
+    })
+    .strict();
+
+export const monitoringSchema = z
+    .object({
+        /** Exporters, Prometheus and the alert rules of section 5 (README: "Monitoring"). */
+        enabled: z.boolean(),
+        thresholds: thresholdsSchema,
+    })
+    .strict();
+
 export const stackConfigSchema = z
     .object({
         prefix: z.string().regex(/^[a-z][a-z0-9-]{0,30}[a-z0-9]$/, "must be 2-32 lower-case letters, digits or '-'"),
@@ -314,6 +353,7 @@ export const stackConfigSchema = z
         services: z.record(serviceName, serviceSchema),
         redis: redisSchema,
         qdrant: qdrantSchema,
+        monitoring: monitoringSchema,
         credentials: credentialsSchema,
     })
     .strict();
@@ -321,3 +361,4 @@ export const stackConfigSchema = z
 export type StackConfig = z.infer<typeof stackConfigSchema>;
 export type RoleAccess = z.infer<typeof roleAccessSchema>;
 export type PoolMode = z.infer<typeof poolModeSchema>;
+export type Thresholds = z.infer<typeof thresholdsSchema>;

@@ -390,6 +390,18 @@ function checkPoolMode(config: StackConfig, problems: Problem[]): void {
 type Section = keyof StackConfig;
 
 /** Cross-key checks and the sections each needs; a check runs when all of them are valid. */
+/** Each warning level must come before its critical level, or the critical one could never be seen first. */
+function checkThresholds(config: StackConfig, problems: Problem[]): void {
+    const levels = config.monitoring.thresholds as Record<string, number>;
+    for (const [name, warning] of Object.entries(levels).filter(([key]) => key.includes("Warning"))) {
+        const criticalName = name.replace("Warning", "Critical");
+        const critical = levels[criticalName];
+        if (critical !== undefined && critical <= warning) {
+            problems.push({ severity: "error", key: `monitoring.thresholds.${criticalName}`, message: `must be above monitoring.thresholds.${name} (${warning})` });
+        }
+    }
+}
+
 const CROSS_CHECKS: ReadonlyArray<{ needs: readonly Section[]; run: (config: StackConfig, problems: Problem[]) => void }> = [
     { needs: ["roles", "databases", "pgbouncer"], run: checkRolesAndDatabases },
     { needs: ["services", "roles", "databases"], run: checkServices },
@@ -402,6 +414,7 @@ const CROSS_CHECKS: ReadonlyArray<{ needs: readonly Section[]; run: (config: Sta
     { needs: ["services", "redis", "qdrant", "roles", "databases"], run: checkEnvNames },
     { needs: ["pgbouncer"], run: checkPgbouncerVersion },
     { needs: ["pgbouncer"], run: checkPoolMode },
+    { needs: ["monitoring"], run: checkThresholds },
 ];
 
 export function validateStackConfig(raw: RawStackConfig): ValidationResult {

@@ -90,10 +90,10 @@ export class PgBouncer extends pulumi.ComponentResource {
                 ]),
                 live: { ...pgbouncerLiveSettings(plan), ...rotationCounters(plan) },
                 restart: {},
-                access: pulumi.all([pgbouncerConsole(plan, args.admin.password), rotationLogins(plan, args.logins)]).apply(([console, logins]) => ({
+                access: pulumi.all([pgbouncerConsole(plan, args.admin.password), rotationLogins(plan, args.logins)]).apply(([adminConsole, logins]) => ({
                     kind: "pgbouncer" as const,
                     pgbouncer: {
-                        console,
+                        console: adminConsole,
                         postgres: { container: plan.postgres.containerName, superuser: plan.postgres.superuser, socketDirectory: layout.postgres.socketDirectory, port: plan.postgres.port },
                         logins,
                     },

@@ -8,6 +8,7 @@
 //   Qdrant      a restart of the same container (Qdrant has no reload).
 // The files on the config volume are written first in every case: they are the file of record
 // that a later restart (of the container, of Docker, of the host) brings up again.
+import { sqlIdentifier, sqlLiteral } from "../../render/quote";
 import { containerHealth, containerState, dockerChecked, waitFor } from "./dockerCli";
 import {
     PgbouncerConsoleAccess,
@@ -50,6 +51,24 @@ export async function restartContainer(container: string, stopSeconds: number, h
 
 // ---------------------------------------------------------------- PgBouncer
 
+/**
+ * RELOAD through the admin console (which reports what it could not apply); when the admin's
+ * own password is what changed, the console refuses the new one until the reload, so SIGHUP
+ * (PgBouncer's reload signal) does it, and the console must then accept the new password.
+ */
+async function reloadPgbouncer(admin: PgbouncerConsoleAccess, dockerHost?: string): Promise<void> {
+    try {
+        await pgbouncerCommand(admin, "RELOAD", dockerHost);
+        return;
+    } catch (error) {
+        if (!/authentication failed/i.test((error as Error).message)) {
+            throw error;
+        }
+    }
+    await dockerChecked(`reloading ${admin.container}`, ["kill", "--signal", "HUP", admin.container], { dockerHost, timeoutMs: 30_000 });
+    await waitFor(`${admin.container} accepting the new admin password`, async () => (await pgbouncerCommand(admin, "SHOW VERSION", dockerHost), true), 30_000);
+}
+
 export interface RotatedLogin {
     role: string;
     /** The role's new SCRAM verifier, as in userlist.txt. */
@@ -74,15 +93,23 @@ export interface PgbouncerAccess {
  * would still present the old password's keys.
  */
 export async function applyPgbouncer(context: ChangeContext, access: PgbouncerAccess, rotated: readonly string[]): Promise<void> {
+    if (rotated.length > 0) {
+        // PostgreSQL must get the new verifier whatever PgBouncer's state (the Role resource
+        // leaves pooled roles' passwords to this step); if it cannot, the update fails and the
+        // next `pulumi up` tries again.
+        if ((await containerState(access.postgres.container, context.dockerHost)) !== "running") {
+            throw new Error(`${access.postgres.container} is not running: start it and run pulumi up again to apply the new password of ${rotated.join(", ")}`);
+        }
+        for (const role of rotated) {
+            const login = access.logins[role];
+            await postgresSql(access.postgres, `ALTER ROLE ${sqlIdentifier(role)} PASSWORD ${sqlLiteral(login.verifier)}`, "postgres", context.dockerHost);
+        }
+    }
     if ((await containerState(context.container, context.dockerHost)) !== "running") {
         context.log(`${context.container} is not running: the new files are read when it starts`);
         return;
     }
-    for (const role of rotated) {
-        const login = access.logins[role];
-        await postgresSql(access.postgres, `ALTER ROLE "${role.replace(/"/g, '""')}" PASSWORD '${login.verifier.replace(/'/g, "''")}'`, "postgres", context.dockerHost);
-    }
-    await pgbouncerCommand(access.console, "RELOAD", context.dockerHost);
+    await reloadPgbouncer(access.console, context.dockerHost);
     for (const role of rotated) {
         const login = access.logins[role];
         await pgbouncerLogin(access.console, role, login.password, login.database, context.dockerHost);

@@ -4,7 +4,7 @@ import { execFileSync } from "child_process";
 import * as fs from "fs";
 import { Client } from "pg";
 import Redis from "ioredis";
-import { DefaultStack, identities } from "../support/defaultStack";
+import { CONTAINERS, DefaultStack, identities } from "../support/defaultStack";
 import { createBankSchema, LoadReport, PostgresLoad, RedisLoad } from "../support/load";
 import { docker } from "../support/project";
 
@@ -232,4 +232,41 @@ export function describeLiveChanges(stack: DefaultStack, results: ChangeResult[]
             await pgLoad.stop();
         }
     }, TIMEOUT);
+
+    test("what was applied live is on disk too: after a restart of every container the new values stay", async () => {
+        await redisLoad.stop();
+        for (const name of Object.values(CONTAINERS)) {
+            docker("restart", name);
+        }
+        for (const name of Object.values(CONTAINERS)) {
+            await waitHealthy(name);
+        }
+        const strings = await stack.deployment.hostStrings();
+        const admins = new Client({ connectionString: strings.pgbouncerAdmin });
+        await admins.connect();
+        try {
+            expect((await admins.query("SHOW DATABASES")).rows.find((row) => row.name === "zentoria_main")?.pool_size).toBe(25);
+            expect((await admins.query("SHOW CONFIG")).rows.find((row) => row.key === "reserve_pool_timeout")?.value).toBe("3");
+        } finally {
+            await admins.end();
+        }
+        expect((await one<{ work_mem: string }>(pooledUrl, "SHOW work_mem")).work_mem).toBe("8MB");
+        expect((await one<{ shared_buffers: string }>(pooledUrl, "SHOW shared_buffers")).shared_buffers).toBe("192MB");
+        const admin = new Redis(operatorUrl((await stack.deployment.envFiles()).operators, "REDIS_ADMIN_URL", stack.ports.redis), { maxRetriesPerRequest: 1 });
+        try {
+            expect(await admin.call("CONFIG", "GET", "maxclients")).toEqual(["maxclients", "1200"]);
+        } finally {
+            admin.disconnect();
+        }
+    }, TIMEOUT);
+}
+
+async function waitHealthy(name: string): Promise<void> {
+    const deadline = Date.now() + 180_000;
+    while (docker("inspect", "-f", "{{.State.Health.Status}}", name) !== "healthy") {
+        if (Date.now() > deadline) {
+            throw new Error(`${name} not healthy within 180 s after a restart`);
+        }
+        await new Promise((resolve) => setTimeout(resolve, 1000));
+    }
 }

@@ -83,6 +83,10 @@ export function missingFromPlugins(use: ProviderUse, schemas: Record<string, Sch
                     missing.push(`${entry.type}: input ${inputPath} is not in the CI-built ${entry.provider} plugin`);
                     break;
                 }
+                // A map of plain values (logOpts, tmpfs) takes any key.
+                if (property.additionalProperties && !property.additionalProperties.$ref) {
+                    break;
+                }
                 scope = typeOf(schema, property);
             }
         }

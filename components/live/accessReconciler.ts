@@ -127,17 +127,8 @@ const accessProvider: pulumi.dynamic.ResourceProvider = {
     async delete(): Promise<void> {},
 };
 
-export interface PostgresAccessArgs {
-    dockerHost?: string;
-    socket: PostgresSocketAccess;
-    roles: string[];
-    grants: GrantState[];
-    databases: string[];
-    retainObjects: boolean;
-}
-
 export class PostgresAccess extends pulumi.dynamic.Resource {
-    constructor(name: string, args: PostgresAccessArgs, opts?: pulumi.CustomResourceOptions) {
+    constructor(name: string, args: AccessState, opts?: pulumi.CustomResourceOptions) {
         super(accessProvider, name, args, opts);
     }
 }

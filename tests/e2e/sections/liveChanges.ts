@@ -43,6 +43,17 @@ export function operatorUrl(env: string, variable: string, hostPort: number): st
     return url.toString();
 }
 
+/** Rows of one PgBouncer admin console command, through the host-side admin URL. */
+async function consoleRows(adminUrl: string, command: string): Promise<Array<Record<string, any>>> {
+    const admin = new Client({ connectionString: adminUrl });
+    await admin.connect();
+    try {
+        return (await admin.query(command)).rows;
+    } finally {
+        await admin.end();
+    }
+}
+
 export function describeLiveChanges(stack: DefaultStack, results: ChangeResult[]): void {
     let pgLoad: PostgresLoad;
     let redisLoad: RedisLoad;
@@ -102,15 +113,8 @@ export function describeLiveChanges(stack: DefaultStack, results: ChangeResult[]
         });
         expectNoClientNoticed(result);
         expect(identities()).toEqual(before);
-        const admin = (await stack.deployment.hostStrings()).pgbouncerAdmin;
-        const admins = new Client({ connectionString: admin });
-        await admins.connect();
-        try {
-            const databases = (await admins.query("SHOW DATABASES")).rows;
-            expect(databases.find((row) => row.name === "zentoria_main")?.pool_size).toBe(25);
-        } finally {
-            await admins.end();
-        }
+        const databases = await consoleRows((await stack.deployment.hostStrings()).pgbouncerAdmin, "SHOW DATABASES");
+        expect(databases.find((row) => row.name === "zentoria_main")?.pool_size).toBe(25);
     }, TIMEOUT);
 
     test("a PgBouncer timeout change: RELOAD, no client noticed", async () => {
@@ -120,14 +124,8 @@ export function describeLiveChanges(stack: DefaultStack, results: ChangeResult[]
         });
         expectNoClientNoticed(result);
         expect(identities()).toEqual(before);
-        const admins = new Client({ connectionString: (await stack.deployment.hostStrings()).pgbouncerAdmin });
-        await admins.connect();
-        try {
-            const settings = (await admins.query("SHOW CONFIG")).rows;
-            expect(settings.find((row) => row.key === "reserve_pool_timeout")?.value).toBe("3");
-        } finally {
-            await admins.end();
-        }
+        const settings = await consoleRows((await stack.deployment.hostStrings()).pgbouncerAdmin, "SHOW CONFIG");
+        expect(settings.find((row) => row.key === "reserve_pool_timeout")?.value).toBe("3");
     }, TIMEOUT);
 
     test("a work_mem change: PostgreSQL reloads, no client noticed", async () => {
@@ -241,15 +239,9 @@ export function describeLiveChanges(stack: DefaultStack, results: ChangeResult[]
         for (const name of Object.values(CONTAINERS)) {
             await waitHealthy(name);
         }
-        const strings = await stack.deployment.hostStrings();
-        const admins = new Client({ connectionString: strings.pgbouncerAdmin });
-        await admins.connect();
-        try {
-            expect((await admins.query("SHOW DATABASES")).rows.find((row) => row.name === "zentoria_main")?.pool_size).toBe(25);
-            expect((await admins.query("SHOW CONFIG")).rows.find((row) => row.key === "reserve_pool_timeout")?.value).toBe("3");
-        } finally {
-            await admins.end();
-        }
+        const adminUrl = (await stack.deployment.hostStrings()).pgbouncerAdmin;
+        expect((await consoleRows(adminUrl, "SHOW DATABASES")).find((row) => row.name === "zentoria_main")?.pool_size).toBe(25);
+        expect((await consoleRows(adminUrl, "SHOW CONFIG")).find((row) => row.key === "reserve_pool_timeout")?.value).toBe("3");
         expect((await one<{ work_mem: string }>(pooledUrl, "SHOW work_mem")).work_mem).toBe("8MB");
         expect((await one<{ shared_buffers: string }>(pooledUrl, "SHOW shared_buffers")).shared_buffers).toBe("192MB");
         const admin = new Redis(operatorUrl((await stack.deployment.envFiles()).operators, "REDIS_ADMIN_URL", stack.ports.redis), { maxRetriesPerRequest: 1 });

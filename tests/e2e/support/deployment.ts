@@ -123,16 +123,24 @@ export class Deployment {
     }
 }
 
-/** Containers, volumes and the network whose names start with `<prefix>-`. */
+/**
+ * The stack's containers, volumes and network: exactly those labelled with its prefix (every
+ * resource the program creates carries zentoria.stack=<prefix>), so that another stack whose
+ * prefix merely starts the same (zentoria-e2e-..., the integration tests' zentoria-it-...) is
+ * left alone.
+ */
 export function removeDockerObjects(prefix: string): void {
-    const ours = (names: string) => names.split("\n").filter((name) => name.startsWith(`${prefix}-`));
-    for (const name of ours(docker("ps", "-a", "--format", "{{.Names}}"))) {
-        tryDocker("rm", "-f", name);
+    const label = `label=zentoria.stack=${prefix}`;
+    const lines = (text: string) => text.split("\n").filter((line) => line !== "");
+    for (const id of lines(docker("ps", "-a", "-q", "--filter", label))) {
+        tryDocker("rm", "-f", id);
     }
-    for (const name of ours(docker("volume", "ls", "-q"))) {
+    for (const name of lines(docker("volume", "ls", "-q", "--filter", label))) {
         tryDocker("volume", "rm", "-f", name);
     }
-    tryDocker("network", "rm", `${prefix}-net`);
+    for (const id of lines(docker("network", "ls", "-q", "--filter", label))) {
+        tryDocker("network", "rm", id);
+    }
 }
 
 function tryDocker(...args: string[]): void {

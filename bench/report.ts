@@ -557,7 +557,7 @@ function preparedSection(results: BenchResults): string {
         ) +
         "\n\nThe extended protocol with named prepared statements: each client prepares its script's statements once per connection, then only binds and " +
         "executes them. Through PgBouncer in transaction mode that works only because PgBouncer (1.21 or later, with `max_prepared_statements` above 0: " +
-        "200 by default since 1.24) keeps each client's statements and prepares them on whichever server connection serves the transaction; " +
+        `the rendered pgbouncer.ini says ${results.plan.maxPreparedStatements ?? "nothing, so PgBouncer's own default applies"}) keeps each client's statements and prepares them on whichever server connection serves the transaction; ` +
         "server Parse counts how often it had to. Simple protocol: the sweep's run at the same client count, where there is one.\n"
     );
 }

@@ -32,6 +32,7 @@ function planInfo(servers: BenchServers): PlanInfo {
         minPoolSize: plan.pgbouncer.minPoolSize,
         reservePoolSize: plan.pgbouncer.reservePoolSize,
         maxDbConnections: plan.pgbouncer.maxDbConnections,
+        maxPreparedStatements: plan.pgbouncer.maxPreparedStatements,
         poolMode: plan.pgbouncer.poolMode,
         roleLimits: Object.fromEntries(plan.roles.map((role) => [role.name, role.connectionLimit])),
         pgbouncerUserCaps: Object.fromEntries(plan.pgbouncer.users.map((user) => [user.role, user.maxUserConnections])),
@@ -212,6 +213,16 @@ async function main(): Promise<number> {
         const sweep = options.phases.includes("sweep");
         const connect = options.phases.includes("connect");
         const prepared = options.phases.includes("prepared");
+        if (prepared) {
+            await attempt("max_prepared_statements", async () => {
+                // The pooled -M prepared runs measure the rendered setting, not PgBouncer's own default.
+                const running = (await observer!.console.query("SHOW CONFIG")).rows.find((row) => row.key === "max_prepared_statements")?.value;
+                if (bench.plan.pgbouncer.maxPreparedStatements === undefined || running !== String(bench.plan.pgbouncer.maxPreparedStatements)) {
+                    throw new Error(`PgBouncer runs with max_prepared_statements ${running}, the rendered pgbouncer.ini says ${bench.plan.pgbouncer.maxPreparedStatements ?? "nothing"}`);
+                }
+                log(`max_prepared_statements ${running}, as rendered`);
+            });
+        }
         // Direct runs first: PgBouncer has opened no server connection yet (min_pool_size would
         // otherwise keep 5 per pool open, and they count against the same role limits).
         for (const target of ["direct", "pooled"] as const) {

@@ -3,6 +3,13 @@
 // (also in the README), so nobody has to rediscover the arithmetic.
 import { StackConfig } from "./schema";
 
+/**
+ * pgbouncer.maxPreparedStatements when the image's tag says PgBouncer 1.22.1 or later: PgBouncer
+ * 1.24's own default (1.21 to 1.23 default to 0, off). Unset for older images, which refuse the
+ * key or have 1.21's COPY bug (config/validate.ts effectiveMaxPreparedStatements).
+ */
+export const DEFAULT_MAX_PREPARED_STATEMENTS = 200;
+
 export const DEFAULT_CONFIG: StackConfig = {
     prefix: "zentoria",
     bindAddress: "127.0.0.1",

@@ -2,7 +2,7 @@
 // Renderers, the budget and the components read it; none of them reads config.
 import { containerNames, postgresMajorVersion } from "./bounds";
 import { DeepReadonly, deepFreeze } from "./freeze";
-import { MAINTENANCE_DATABASE, REDIS_SYSTEM_USERS } from "./validate";
+import { effectiveMaxPreparedStatements, MAINTENANCE_DATABASE, REDIS_SYSTEM_USERS } from "./validate";
 import { PoolMode, RoleAccess, StackConfig, Thresholds } from "./schema";
 
 export interface Publish {
@@ -144,6 +144,7 @@ export interface PgbouncerPlan {
     reservePoolTimeoutSeconds: number;
     serverLoginRetrySeconds: number;
     maxDbConnections: number;
+    /** Rendered as max_prepared_statements; unset: not rendered (an image too old, or of unknown version). */
     maxPreparedStatements?: number;
     ignoreStartupParameters: readonly string[];
     adminUser: string;
@@ -423,7 +424,7 @@ function pgbouncerPlan(config: StackConfig, roles: readonly RolePlan[]): Pgbounc
         reservePoolTimeoutSeconds: pgbouncer.reservePoolTimeoutSeconds,
         serverLoginRetrySeconds: pgbouncer.serverLoginRetrySeconds,
         maxDbConnections: pgbouncer.maxDbConnections,
-        maxPreparedStatements: pgbouncer.maxPreparedStatements,
+        maxPreparedStatements: effectiveMaxPreparedStatements(pgbouncer),
         ignoreStartupParameters: [...pgbouncer.ignoreStartupParameters].sort(),
         adminUser: pgbouncer.adminUser,
         consoleClients: pgbouncer.consoleClients,

@@ -141,7 +141,7 @@ export const pgbouncerSchema = z
         reservePoolTimeoutSeconds: positiveSeconds,
         serverLoginRetrySeconds: positiveSeconds,
         maxDbConnections: positiveInt,
-        // Unset: PgBouncer's own default (0 before 1.24, 200 from 1.24).
+        // Unset: 200 for an image tagged 1.22.1 or later, else not rendered (config/validate.ts).
         maxPreparedStatements: nonNegativeInt.optional(),
         ignoreStartupParameters: z.array(identifier),
         adminUser: identifier,

@@ -2,7 +2,7 @@
 // that span several keys. Every problem is collected; nothing stops at the first.
 import { ZodIssue } from "zod";
 import { checkHostNames, checkPostgresBounds, checkRedisBounds } from "./bounds";
-import { DEFAULT_CONFIG } from "./defaults";
+import { DEFAULT_CONFIG, DEFAULT_MAX_PREPARED_STATEMENTS } from "./defaults";
 import { checkEnvNames } from "./envNames";
 import { Problem, shown } from "./problems";
 import { stackConfigSchema, StackConfig } from "./schema";
@@ -334,6 +334,24 @@ function atLeast(version: [number, number, number], minimum: [number, number, nu
     return true;
 }
 
+/** The first PgBouncer with protocol-level prepared statements in transaction mode (NEWS.md). */
+const PREPARED_STATEMENTS_SINCE: [number, number, number] = [1, 21, 0];
+/** 1.22.1 fixed COPY FROM STDIN leaking and misbehaving with prepared statements on (since 1.21.0). */
+const PREPARED_STATEMENTS_DEFAULT_SINCE: [number, number, number] = [1, 22, 1];
+
+/**
+ * `max_prepared_statements` for the plan: the configured value, else the default for an image
+ * whose tag says 1.22.1 or later; unset (not rendered) for older images and for references that
+ * name no version (a digest): their PgBouncer might refuse the key.
+ */
+export function effectiveMaxPreparedStatements(pgbouncer: Pick<StackConfig["pgbouncer"], "image" | "maxPreparedStatements">): number | undefined {
+    if (pgbouncer.maxPreparedStatements !== undefined) {
+        return pgbouncer.maxPreparedStatements;
+    }
+    const version = versionFromImageTag(pgbouncer.image);
+    return version && atLeast(version, PREPARED_STATEMENTS_DEFAULT_SINCE) ? DEFAULT_MAX_PREPARED_STATEMENTS : undefined;
+}
+
 function checkPgbouncerVersion(config: StackConfig, problems: Problem[]): void {
     const version = versionFromImageTag(config.pgbouncer.image);
     if (!version) {
@@ -341,7 +359,7 @@ function checkPgbouncerVersion(config: StackConfig, problems: Problem[]): void {
     }
     const shown = version.join(".");
     // Any value, 0 included: PgBouncer before 1.21 refuses to start on an unknown parameter.
-    if (config.pgbouncer.maxPreparedStatements !== undefined && !atLeast(version, [1, 21, 0])) {
+    if (config.pgbouncer.maxPreparedStatements !== undefined && !atLeast(version, PREPARED_STATEMENTS_SINCE)) {
         problems.push({
             severity: "error",
             key: "pgbouncer.maxPreparedStatements",

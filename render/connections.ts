@@ -100,13 +100,22 @@ function requireCredential(credentials: Readonly<Record<string, string>>, name: 
 }
 
 /**
- * Parameters a pooled connection needs: libpq gets section 2.4's sslmode and section 6.1's
- * connect timeout; asyncpg (through SQLAlchemy) must not cache prepared statements across
- * transaction-pooled server connections (pitfall 6).
+ * Whether PgBouncer carries each client's named prepared statements to whichever server
+ * connection serves its transaction (1.21+ with max_prepared_statements above 0).
+ */
+function pgbouncerKeepsPreparedStatements(plan: StackPlan): boolean {
+    return (plan.pgbouncer.maxPreparedStatements ?? 0) > 0;
+}
+
+/**
+ * Parameters a connection needs: libpq gets section 2.4's sslmode and section 6.1's connect
+ * timeout. asyncpg (through SQLAlchemy) takes neither from a URL; through a PgBouncer that does
+ * not keep prepared statements, SQLAlchemy must not cache them across transaction-pooled server
+ * connections (pitfall 6; README: Outputs has what else such a PgBouncer needs).
  */
 function poolParams(plan: StackPlan, service: ServicePlan, pooled: boolean): Array<[string, string | number]> {
     if (service.driver === "asyncpg") {
-        return pooled ? [["prepared_statement_cache_size", 0]] : [];
+        return pooled && !pgbouncerKeepsPreparedStatements(plan) ? [["prepared_statement_cache_size", 0]] : [];
     }
     return [
         ["sslmode", service.sslmode],

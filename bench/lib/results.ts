@@ -51,6 +51,8 @@ export interface PlanInfo {
     minPoolSize: number;
     reservePoolSize: number;
     maxDbConnections: number;
+    /** max_prepared_statements as rendered (unset: not rendered). */
+    maxPreparedStatements?: number;
     poolMode: string;
     roleLimits: Record<string, number>;
     pgbouncerUserCaps: Record<string, number>;

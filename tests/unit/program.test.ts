@@ -91,7 +91,8 @@ describe("dev stack", () => {
         expect(strings.postgres.backend.zentoria_vectors.pooled).toMatch(/^postgresql:\/\/zentoria_app:\w+@zentoria-db:6432\/zentoria_vectors\?sslmode=disable/);
         expect(strings.postgres.monitoring.postgres.pooled).toMatch(/^postgresql:\/\/zentoria_monitor:\w+@zentoria-db:6432\/monitoring\?sslmode=prefer/);
         expect(strings.postgres.ai_orchestrator.zentoria_main.pooled).toBe(
-            `postgresql+asyncpg://zentoria_app:${appPassword}@zentoria-db:6432/zentoria_main_ai?prepared_statement_cache_size=0`,
+            // PgBouncer 1.25.2 keeps prepared statements (max_prepared_statements 200): no workaround.
+            `postgresql+asyncpg://zentoria_app:${appPassword}@zentoria-db:6432/zentoria_main_ai`,
         );
         expect(strings.postgres.ai_orchestrator.zentoria_main.direct).toBe(`postgresql+asyncpg://zentoria_app:${appPassword}@zentoria-postgres:5432/zentoria_main`);
         expect(strings.postgres.n8n.n8n.direct).toMatch(/^postgresql:\/\/n8n_app:\w+@zentoria-postgres:5432\/n8n\?/);

@@ -101,6 +101,21 @@ servers.test("a quiet stack: exit 0, every verdict ok, every pool of the plan sh
     expect(text.stdout).toContain("Qdrant: not deployed");
 }, 180_000);
 
+servers.test("--watch redraws like top on a terminal (coloured, unless NO_COLOR), one JSON document a round with --json", async () => {
+    const tty = await runStatus(outputs, ["--watch", "1"], lookDir, { tty: true, rounds: 2, env: { NO_COLOR: undefined, TERM: "xterm" } });
+    expect(tty.code).toBe(0);
+    expect(tty.writes.length).toBe(2);
+    for (const screen of tty.writes) {
+        expect(screen.startsWith("\x1b[H\x1b[2JStack integration: \x1b[32mok\x1b[0m (")).toBe(true);
+    }
+    const plain = await runStatus(outputs, ["--watch=1"], lookDir, { tty: true, rounds: 1, env: { NO_COLOR: "1" } });
+    expect(plain.stdout).not.toMatch(/\x1b\[3\dm/);
+    const json = await runStatus(outputs, ["--json", "--watch", "1"], lookDir, { rounds: 2 });
+    const documents = json.stdout.trim().split("\n").map((line) => JSON.parse(line));
+    expect(documents.map((document) => document.verdict)).toEqual(["ok", "ok"]);
+    expect(documents[1].at > documents[0].at).toBe(true);
+}, 180_000);
+
 servers.test("idle-in-transaction clients on one pool: past the warning level exit 1, past the critical level exit 2", async (stack) => {
     const pool = backendMain(stack);
     // 17 of pool_size 20 server connections held: 85 %, above section 5.1's 80 %.

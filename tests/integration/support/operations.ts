@@ -40,17 +40,37 @@ export function statusDir(): string {
     return fs.mkdtempSync(path.join(os.tmpdir(), "zentoria-status-"));
 }
 
-export async function runStatus(outputs: StackOutputs | (() => Promise<StackOutputs>), args: string[], lookDir: string): Promise<CommandRun> {
+export interface StatusTerminal {
+    /** Pretend stdout is a terminal. */
+    tty?: boolean;
+    env?: NodeJS.ProcessEnv;
+    /** --watch: stop once this many reports were printed. */
+    rounds?: number;
+}
+
+export async function runStatus(outputs: StackOutputs | (() => Promise<StackOutputs>), args: string[], lookDir: string, terminal: StatusTerminal = {}): Promise<CommandRun & { writes: string[] }> {
     let stdout = "";
     let stderr = "";
+    const writes: string[] = [];
+    const stop = new AbortController();
     const code = await statusMain([STACK_NAME, ...args], {
-        stdout: { write: (text: string) => (stdout += text) },
+        stdout: {
+            isTTY: terminal.tty,
+            write: (text: string) => {
+                stdout += text;
+                writes.push(text);
+                if (terminal.rounds !== undefined && writes.length >= terminal.rounds) {
+                    stop.abort();
+                }
+            },
+        },
         stderr: { write: (text: string) => (stderr += text) },
-        env: { ...process.env, ZENTORIA_STATUS_DIR: lookDir },
+        env: { ...process.env, ...terminal.env, ZENTORIA_STATUS_DIR: lookDir },
         projectDir: path.resolve(__dirname, "../../.."),
         loadOutputs: typeof outputs === "function" ? outputs : async () => outputs,
+        stop: stop.signal,
     });
-    return { code, stdout, stderr };
+    return { code, stdout, stderr, writes };
 }
 
 /** `status --json`: the report and the exit status. */

@@ -128,7 +128,7 @@ export async function pgbouncerKillIdle(outputs: StackOutputs, params: KillIdleP
         return 0;
     }
     if (!versionAtLeast(parseVersion(look.version), KILL_CLIENT_SINCE)) {
-        throw new ProcedureFailed(`${look.version} has no KILL_CLIENT (PgBouncer 1.24 and later): idle clients cannot be closed one by one; nothing changed`);
+        throw new ProcedureFailed(`${look.version} has no KILL_CLIENT (it came with PgBouncer 1.24): idle clients cannot be closed one by one; nothing changed`);
     }
     if (!io.yes) {
         dryRunFooter(io, `close these ${targeted.length} client(s) with KILL_CLIENT`);

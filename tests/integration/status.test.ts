@@ -5,6 +5,7 @@
 import { Client } from "pg";
 import { PoolPlan } from "../../config/plan";
 import { pgConfig } from "../../scripts/ops/connect";
+import { parseStats, waitPerTransactionMs } from "../../scripts/ops/pgbouncer";
 import { StackOutputs } from "../../scripts/ops/outputs";
 import { PgbouncerStatus, PoolStatus, Report } from "../../scripts/ops/report";
 import { connectPg, endAll } from "./support/clients";
@@ -60,6 +61,8 @@ async function adminRows(stack: Stack, command: string): Promise<Array<Record<st
 }
 
 let outputs: StackOutputs;
+/** Clients of the Backend's pool connected between transactions, for kill-idle to close. */
+const betweenTransactions: Client[] = [];
 
 beforeAll(async () => {
     const stack = servers.stack;
@@ -118,6 +121,13 @@ servers.test("--watch redraws like top on a terminal (coloured, unless NO_COLOR)
 
 servers.test("idle-in-transaction clients on one pool: past the warning level exit 1, past the critical level exit 2", async (stack) => {
     const pool = backendMain(stack);
+    // Three clients between transactions (connected while the pool still has servers to lend).
+    for (let i = 0; i < 3; i++) {
+        const client = await connectPg(pgConfig(pooledUrl(stack, pool), "integration-idle"));
+        await client.query("SELECT 1");
+        betweenTransactions.push(client);
+    }
+    held.push(...betweenTransactions);
     // 17 of pool_size 20 server connections held: 85 %, above section 5.1's 80 %.
     for (let i = 0; i < 17; i++) {
         held.push(await idleInTransaction(stack, pool, "integration-idle-tx"));
@@ -125,7 +135,7 @@ servers.test("idle-in-transaction clients on one pool: past the warning level ex
     const warning = await statusReport(outputs, lookDir);
     expect({ code: warning.code, verdict: warning.report.verdict }).toEqual({ code: 1, verdict: "warning" });
     const warned = poolOf(warning.report, pool);
-    expect(warned).toMatchObject({ verdict: "warning", servers: { active: 17, limit: 20, verdict: "warning" } });
+    expect(warned).toMatchObject({ verdict: "warning", clients: { active: 20, limit: 40, verdict: "ok" }, servers: { active: 17, limit: 20, verdict: "warning" } });
     for (const other of pgbouncerOf(warning.report).pools.filter((candidate) => candidate !== warned)) {
         expect({ pool: other.database, verdict: other.verdict }).toEqual({ pool: other.database, verdict: "ok" });
     }
@@ -142,14 +152,7 @@ servers.test("idle-in-transaction clients on one pool: past the warning level ex
 
 servers.test("emergency pgbouncer-kill-idle --yes: idle clients gone, a running transaction of the same pool completes, the pool not paused, status ok again", async (stack) => {
     const pool = backendMain(stack);
-    // Three more clients, connected and between transactions.
-    const idle: Client[] = [];
-    for (let i = 0; i < 3; i++) {
-        const client = await connectPg(pgConfig(pooledUrl(stack, pool), "integration-idle"));
-        await client.query("SELECT 1");
-        idle.push(client);
-    }
-    held.push(...idle);
+    const idle = betweenTransactions;
     const idleInTx = held.filter((client) => !idle.includes(client));
     expect(idleInTx.length).toBe(20);
     // One of the transactions goes on: a statement runs in it while kill-idle acts.
@@ -281,3 +284,47 @@ servers.test("no server answering: exit 3 with one line", async () => {
     expect(run.stdout).toBe("");
     expect(run.stderr).toMatch(/^status: could not reach stack integration: no server answered \(.*ECONNREFUSED.*\)\n$/);
 }, 120_000);
+
+servers.test("a client waiting for a full pool: the oldest wait is judged at once, and the wait per transaction comes from SHOW STATS' counters", async (stack) => {
+    const pool = stack.plan.pools.find((candidate) => candidate.alias === "zentoria_main_ai")!;
+    const url = pooledUrl(stack, pool).replace(/^postgresql\+asyncpg:/, "postgresql:");
+    const stats = async () => {
+        const console = await connectPg(pgConfig(String(stack.connectionStrings().operators.env.PGBOUNCER_STATS_URL_ZENTORIA_MONITOR)));
+        try {
+            return parseStats((await console.query("SHOW STATS")).rows).find((row) => row.database === pool.alias)!;
+        } finally {
+            await console.end();
+        }
+    };
+    const before = await stats();
+    // Every server connection of the pool (pool_size 5) held by a transaction.
+    const holders: Client[] = [];
+    for (let i = 0; i < pool.poolSize; i++) {
+        const client = await connectPg(pgConfig(url, "integration-holder"));
+        await client.query("BEGIN");
+        await client.query("SELECT 1");
+        holders.push(client);
+    }
+    held.push(...holders);
+    const waiter = await connectPg(pgConfig(url, "integration-waiter"));
+    held.push(waiter);
+    const started = Date.now();
+    const waited = waiter.query("SELECT 1 AS one").then(() => Date.now() - started);
+
+    // The status look lasts its one-second sample: the waiter has waited at least that long.
+    const { report } = await statusReport(outputs, lookDir);
+    expect(poolOf(report, pool)).toMatchObject({ clients: { waiting: 1 }, servers: { active: pool.poolSize, verdict: "critical" }, wait: { verdict: "critical" } });
+    expect(poolOf(report, pool).wait.oldestWaitingMs).toBeGreaterThanOrEqual(1000);
+
+    for (const holder of holders) {
+        await holder.query("ROLLBACK");
+    }
+    const waitedMs = await waited;
+    const after = await stats();
+    // Six transactions (five rolled back, the waiter's): the waiter's wait shared among them
+    // (plus the holders' short waits for server logins, if PgBouncer had to open connections).
+    expect(after.xactCount - before.xactCount).toBe(pool.poolSize + 1);
+    const perTransaction = waitPerTransactionMs(before, after)!;
+    expect(perTransaction * (pool.poolSize + 1)).toBeGreaterThanOrEqual(waitedMs * 0.9);
+    expect(perTransaction * (pool.poolSize + 1)).toBeLessThanOrEqual(waitedMs * 1.1 + 1000);
+}, 180_000);

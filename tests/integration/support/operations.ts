@@ -14,8 +14,19 @@ import { Stack } from "./stack";
 /** The stack name the commands are given. */
 export const STACK_NAME = "integration";
 
-/** Stack config for these tests: no Qdrant (none can run here); idle transactions held long enough for a slow machine. */
-export const OPERATIONS_CONFIG = { prefix: "zentoria", bindAddress: "127.0.0.1", qdrant: { enabled: false }, timeouts: { idleSeconds: 900 } };
+/**
+ * Stack config for these tests: no Qdrant (none can run here); idle transactions, and clients
+ * waiting for a full pool (no reserve connection for them), held long enough for a slow machine:
+ * neither the idle timeouts nor PgBouncer's query_timeout (which also ends a transaction left
+ * idle) cut them off.
+ */
+export const OPERATIONS_CONFIG = {
+    prefix: "zentoria",
+    bindAddress: "127.0.0.1",
+    qdrant: { enabled: false },
+    timeouts: { idleSeconds: 900 },
+    pgbouncer: { reservePoolTimeoutSeconds: 900, queryTimeoutGraceSeconds: 900 },
+};
 
 /** The outputs `pulumi stack output --json --show-secrets` would print for the harness's servers. */
 export function harnessOutputJson(stack: Stack): Record<string, unknown> {

@@ -162,6 +162,8 @@ export function summarize(plan: StackPlan): Record<string, unknown> {
             published: published(plan.redis.publish),
             image: plan.redis.image,
             maxclients: plan.redis.maxclients,
+            warningClients: plan.redis.warningClients,
+            criticalClients: plan.redis.criticalClients,
             databases: plan.redis.clients.map((client) => ({ database: client.database, client: client.name, user: client.user, purpose: client.purpose })),
             volume: plan.redis.volumeName,
         },
@@ -176,5 +178,8 @@ export function summarize(plan: StackPlan): Record<string, unknown> {
                   volume: plan.qdrant.volumeName,
               }
             : { enabled: false },
+        roles: plan.roles.map((role) => ({ name: role.name, access: role.access, connectionLimit: role.connectionLimit })),
+        // Section 5's levels: what `npm run status` judges the running stack by.
+        thresholds: plan.monitoring.thresholds,
     };
 }

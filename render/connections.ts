@@ -13,6 +13,7 @@ import {
     statsUrlVariable,
 } from "../config/envNames";
 import { PoolPlan, ServicePlan, StackPlan } from "../config/plan";
+import { MAINTENANCE_DATABASE } from "../config/validate";
 import { envValue, RenderError, urlUserinfo } from "./quote";
 
 export interface Credentials {
@@ -145,22 +146,27 @@ export function poolUrls(plan: StackPlan, credentials: Credentials, endpoints: E
     };
 }
 
+/** n8n's DB_POSTGRESDB_* set for one pool (n8n reads host, port and login separately), and its direct URL. */
+function n8nPoolEnv(plan: StackPlan, credentials: Credentials, endpoints: Endpoints, pool: PoolPlan, urls: PoolUrls): Array<[string, string | number]> {
+    return [
+        [N8N_TYPE_VARIABLE, "postgresdb"],
+        [`${pool.env}_HOST`, endpoints.pgbouncer.host],
+        [`${pool.env}_PORT`, endpoints.pgbouncer.port],
+        [`${pool.env}_DATABASE`, pool.alias],
+        [`${pool.env}_USER`, pool.role],
+        [`${pool.env}_PASSWORD`, requireCredential(credentials.postgres, pool.role, "PostgreSQL")],
+        [`${pool.env}_POOL_SIZE`, pool.maxClientConnections],
+        [`${pool.env}_CONNECTION_TIMEOUT`, plan.timeouts.connectSeconds * 1000],
+        [n8nDirectVariable(pool.env), urls.direct],
+    ];
+}
+
 function postgresEnv(plan: StackPlan, credentials: Credentials, endpoints: Endpoints, service: ServicePlan): Array<[string, string | number]> {
     const env: Array<[string, string | number]> = [];
     for (const pool of service.pools) {
         const urls = poolUrls(plan, credentials, endpoints, pool);
         if (pool.format === "n8n") {
-            env.push(
-                [N8N_TYPE_VARIABLE, "postgresdb"],
-                [`${pool.env}_HOST`, endpoints.pgbouncer.host],
-                [`${pool.env}_PORT`, endpoints.pgbouncer.port],
-                [`${pool.env}_DATABASE`, pool.alias],
-                [`${pool.env}_USER`, pool.role],
-                [`${pool.env}_PASSWORD`, requireCredential(credentials.postgres, pool.role, "PostgreSQL")],
-                [`${pool.env}_POOL_SIZE`, pool.maxClientConnections],
-                [`${pool.env}_CONNECTION_TIMEOUT`, plan.timeouts.connectSeconds * 1000],
-                [n8nDirectVariable(pool.env), urls.direct],
-            );
+            env.push(...n8nPoolEnv(plan, credentials, endpoints, pool, urls));
         } else {
             env.push([pool.env, urls.pooled], [directVariable(pool.env), urls.direct], [poolMaxVariable(pool.env), pool.maxClientConnections]);
         }
@@ -292,6 +298,33 @@ export interface ConnectionStrings {
     redis: Record<string, string>;
     qdrant?: { url: string; grpcPort: number; apiKey: string; readOnlyApiKey: string };
     pgbouncerAdmin: string;
+    operators: OperatorStrings;
+    /** Per service with an n8n-format pool: its DB_POSTGRESDB_* variables and direct URL. */
+    n8n: Record<string, Record<string, string | number>>;
+}
+
+/** What operators (and `npm run status` and `npm run emergency`) connect with. */
+export interface OperatorStrings {
+    /** The operators' .env variables (operatorEnv) by name. */
+    env: Record<string, string | number>;
+    /** Per monitoring role: straight to PostgreSQL's maintenance database (section 5.2's views are cluster-wide). */
+    monitoring: Record<string, string>;
+}
+
+/** The operators' strings and n8n's variables with `endpoints`' host names, from the same builders as the .env files. */
+function operatorStrings(plan: StackPlan, credentials: Credentials, endpoints: Endpoints): Pick<ConnectionStrings, "operators" | "n8n"> {
+    const monitoring: Record<string, string> = {};
+    for (const role of plan.roles.filter((candidate) => candidate.access === "monitoring")) {
+        monitoring[role.name] = consoleUrl(role.name, requireCredential(credentials.postgres, role.name, "PostgreSQL"), endpoints.postgres, MAINTENANCE_DATABASE);
+    }
+    const n8n: Record<string, Record<string, string | number>> = {};
+    for (const service of plan.services) {
+        const pools = service.pools.filter((pool) => pool.format === "n8n");
+        if (pools.length > 0) {
+            n8n[service.name] = Object.fromEntries(pools.flatMap((pool) => n8nPoolEnv(plan, credentials, endpoints, pool, poolUrls(plan, credentials, endpoints, pool))));
+        }
+    }
+    return { operators: { env: Object.fromEntries(operatorEnv(plan, credentials, endpoints)), monitoring }, n8n };
 }
 
 export function connectionStrings(plan: StackPlan, credentials: Credentials, endpoints: Endpoints): ConnectionStrings {
@@ -321,6 +354,7 @@ export function connectionStrings(plan: StackPlan, credentials: Credentials, end
             endpoint: endpoints.pgbouncer,
             database: "pgbouncer",
         }),
+        ...operatorStrings(plan, credentials, endpoints),
     };
 }
 

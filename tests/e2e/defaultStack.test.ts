@@ -4,12 +4,14 @@
 import { useDefaultStack } from "./support/defaultStack";
 import { describeInNetwork } from "./sections/inNetwork";
 import { ChangeResult, describeLiveChanges } from "./sections/liveChanges";
+import { describeOperations } from "./sections/operations";
 
 jest.setTimeout(15 * 60 * 1000);
 
 const stack = useDefaultStack();
 
 describe("on the stack's network, with the default host names (issues 11, 16)", () => describeInNetwork(stack));
+describe("operating the stack: npm run status (issue 17)", () => describeOperations(stack));
 
 const changes: ChangeResult[] = [];
 describe("changes under load: reload, don't replace (issue 13)", () => describeLiveChanges(stack, changes));

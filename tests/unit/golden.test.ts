@@ -53,6 +53,11 @@ describe("dev stack: rendered files", () => {
         }
     });
 
+    test("the host-side strings of operators and n8n (hostConnectionStrings.operators, .n8n)", async () => {
+        const strings = (await outputValue(outputs.hostConnectionStrings as any)) as Record<string, unknown>;
+        checkGolden("host-operators.json", `${JSON.stringify({ operators: strings.operators, n8n: strings.n8n }, null, 2)}\n`);
+    });
+
     test("the budget tables", () => {
         const tables = outputs.connectionBudget.tables as Record<string, string>;
         checkGolden("budget.txt", Object.entries(tables).map(([name, table]) => `## ${name}\n${table}`).join("\n"));

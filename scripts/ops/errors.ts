@@ -1,0 +1,18 @@
+// The ways an operator command ends other than with its result; each maps to an exit code.
+
+/** A wrong command line: nothing was read or changed (exit 2). */
+export class UsageError extends Error {}
+
+/** The stack's outputs or servers could not be reached (exit 3). */
+export class StackUnreachable extends Error {}
+
+/** A procedure that could not do what it was asked (exit 1); what it did is printed before. */
+export class ProcedureFailed extends Error {}
+
+export const EXIT = { ok: 0, warning: 1, failed: 1, critical: 2, usage: 2, unreachable: 3 } as const;
+
+/** The first line of an error's message, for one-line reports. */
+export function firstLine(error: unknown): string {
+    const text = error instanceof Error ? error.message : String(error);
+    return (text.split("\n").find((line) => line.trim() !== "") ?? text).trim();
+}

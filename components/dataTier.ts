@@ -14,6 +14,7 @@ import { Postgres } from "./postgres";
 import { PostgresSchema } from "./postgresSchema";
 import { Qdrant } from "./qdrant";
 import { Redis } from "./redis";
+import { StackTls, stackTls } from "./tls";
 
 export interface DataTierArgs {
     plan: StackPlan;
@@ -48,6 +49,8 @@ export class DataTier extends pulumi.ComponentResource {
     /** Each service's .env file, and the operators'. Secret. */
     readonly envFiles: pulumi.Output<Record<string, string>>;
     readonly summary: Record<string, unknown>;
+    /** The stack's CA and server certificates (tls.enabled); the CA certificate is exported for clients. */
+    readonly tls?: StackTls;
     readonly budgetTables: Record<string, string>;
 
     constructor(name: string, args: DataTierArgs, opts?: pulumi.ComponentResourceOptions) {
@@ -62,6 +65,8 @@ export class DataTier extends pulumi.ComponentResource {
         );
         this.credentials = new StackCredentials(`${name}-credentials`, { plan }, child);
         const postgresLogins = this.credentials.postgres;
+        this.tls = stackTls(name, plan, this);
+        const addresses = networkAddresses(this.network);
 
         const { dockerHost } = args;
         this.postgres = new Postgres(
@@ -69,10 +74,11 @@ export class DataTier extends pulumi.ComponentResource {
             {
                 plan,
                 network: this.network,
-                networkAddresses: networkAddresses(this.network),
+                networkAddresses: addresses,
                 superuserVerifier: postgresLogins[plan.postgres.superuser].verifier,
                 pgbouncerConsole: pgbouncerConsole(plan, this.credentials.pgbouncerAdmin.password),
                 dockerHost,
+                tls: this.tls?.servers.postgres,
             },
             child,
         );
@@ -100,14 +106,28 @@ export class DataTier extends pulumi.ComponentResource {
         this.pgbouncer = new PgBouncer(
             `${name}-pgbouncer`,
             // Roles first: a client that PgBouncer admits must find its role on the server.
-            { plan, network: this.network, admin: this.credentials.pgbouncerAdmin, logins: postgresLogins, dockerHost },
+            {
+                plan,
+                network: this.network,
+                admin: this.credentials.pgbouncerAdmin,
+                logins: postgresLogins,
+                dockerHost,
+                tls: this.tls?.servers.pgbouncer ? { material: this.tls.servers.pgbouncer, network: addresses } : undefined,
+            },
             { parent: this, dependsOn: Object.values(this.schema.roles) },
         );
-        this.redis = new Redis(`${name}-redis`, { plan, network: this.network, logins: this.credentials.redis, dockerHost }, child);
+        this.redis = new Redis(`${name}-redis`, { plan, network: this.network, logins: this.credentials.redis, dockerHost, tls: this.tls?.servers.redis }, child);
         if (plan.qdrant.enabled) {
             this.qdrant = new Qdrant(
                 `${name}-qdrant`,
-                { plan, network: this.network, apiKey: this.credentials.qdrantApiKey, readOnlyApiKey: this.credentials.qdrantReadOnlyApiKey, dockerHost },
+                {
+                    plan,
+                    network: this.network,
+                    apiKey: this.credentials.qdrantApiKey,
+                    readOnlyApiKey: this.credentials.qdrantReadOnlyApiKey,
+                    dockerHost,
+                    tls: this.tls?.servers.qdrant,
+                },
                 child,
             );
         }

@@ -35,6 +35,19 @@ export interface Endpoints {
     pgbouncer: HostPort;
     redis: HostPort;
     qdrant: { host: string; httpPort: number; grpcPort: number };
+    /** Which servers these clients reach over TLS (issue 11); absent: none. */
+    tls?: EndpointTls;
+}
+
+export interface EndpointTls {
+    /** PostgreSQL and PgBouncer: verify-full with the stack's CA. */
+    postgres: boolean;
+    /** rediss:// (Redis speaks TLS only when it speaks it at all). */
+    redis: boolean;
+    /** https:// (likewise). */
+    qdrant: boolean;
+    /** Where the clients find the CA certificate (tls.caFile). */
+    caFile: string;
 }
 
 /** How services on the stack's Docker network reach the servers (section 2.4's host names). */
@@ -44,6 +57,8 @@ export function networkEndpoints(plan: StackPlan): Endpoints {
         pgbouncer: { host: plan.pgbouncer.hostname, port: plan.pgbouncer.port },
         redis: { host: plan.redis.hostname, port: plan.redis.port },
         qdrant: { host: plan.qdrant.hostname, httpPort: plan.qdrant.httpPort, grpcPort: plan.qdrant.grpcPort },
+        // On the network PostgreSQL and PgBouncer take plain text too unless tls.inNetwork.
+        tls: plan.tls.enabled ? { postgres: plan.tls.inNetwork, redis: true, qdrant: true, caFile: plan.tls.caFile } : undefined,
     };
 }
 
@@ -63,6 +78,7 @@ export function publishedEndpoints(plan: StackPlan): Endpoints {
         pgbouncer: { host, port: plan.pgbouncer.publish.port },
         redis: { host, port: plan.redis.publish.port },
         qdrant: { host, httpPort: plan.qdrant.publishHttp.port, grpcPort: plan.qdrant.publishGrpc.port },
+        tls: plan.tls.enabled ? { postgres: true, redis: true, qdrant: true, caFile: plan.tls.caFile } : undefined,
     };
 }
 
@@ -87,8 +103,8 @@ export function postgresUrl(parts: PostgresUrlParts): string {
     );
 }
 
-export function redisUrl(user: string, password: string, endpoint: HostPort, database: number): string {
-    return `redis://${urlUserinfo(user)}:${urlUserinfo(password)}@${hostInUrl(endpoint.host)}:${endpoint.port}/${database}`;
+export function redisUrl(user: string, password: string, endpoint: HostPort, database: number, tls = false): string {
+    return `${tls ? "rediss" : "redis"}://${urlUserinfo(user)}:${urlUserinfo(password)}@${hostInUrl(endpoint.host)}:${endpoint.port}/${database}`;
 }
 
 function requireCredential(credentials: Readonly<Record<string, string>>, name: string, what: string): string {
@@ -104,14 +120,31 @@ function requireCredential(credentials: Readonly<Record<string, string>>, name: 
  * connect timeout; asyncpg (through SQLAlchemy) must not cache prepared statements across
  * transaction-pooled server connections (pitfall 6).
  */
-function poolParams(plan: StackPlan, service: ServicePlan, pooled: boolean): Array<[string, string | number]> {
+function poolParams(plan: StackPlan, service: ServicePlan, pooled: boolean, tls?: EndpointTls): Array<[string, string | number]> {
     if (service.driver === "asyncpg") {
-        return pooled ? [["prepared_statement_cache_size", 0]] : [];
+        // asyncpg's own `ssl` mode (SQLAlchemy passes it through); it finds the CA in PGSSLROOTCERT.
+        const ssl: Array<[string, string]> = tls?.postgres ? [["ssl", "verify-full"]] : [];
+        return [...(pooled ? [["prepared_statement_cache_size", 0] as [string, number]] : []), ...ssl];
     }
+    return [...sslParams(service.sslmode, tls), ["connect_timeout", plan.timeouts.connectSeconds], ["application_name", service.name]];
+}
+
+/** libpq's sslmode: verify-full with the stack's CA where the server requires TLS (issue 11). */
+function sslParams(sslmode: string, tls?: EndpointTls): Array<[string, string]> {
+    const mode = tls?.postgres ? "verify-full" : sslmode;
+    return mode.startsWith("verify-") && tls ? [["sslmode", mode], ["sslrootcert", tls.caFile]] : [["sslmode", mode]];
+}
+
+/** Variables that tell every client where the stack's CA certificate is (issue 11). */
+function caFileEnv(tls?: EndpointTls): Array<[string, string]> {
+    if (!tls) {
+        return [];
+    }
+    // libpq and asyncpg read PGSSLROOTCERT; Node.js adds NODE_EXTRA_CA_CERTS to its trusted CAs at start.
     return [
-        ["sslmode", service.sslmode],
-        ["connect_timeout", plan.timeouts.connectSeconds],
-        ["application_name", service.name],
+        ["ZENTORIA_CA_FILE", tls.caFile],
+        ["PGSSLROOTCERT", tls.caFile],
+        ["NODE_EXTRA_CA_CERTS", tls.caFile],
     ];
 }
 
@@ -131,8 +164,8 @@ export function poolUrls(plan: StackPlan, credentials: Credentials, endpoints: E
     const scheme = service.driver === "asyncpg" ? "postgresql+asyncpg" : "postgresql";
     const common = { scheme, user: pool.role, password } as const;
     return {
-        pooled: postgresUrl({ ...common, endpoint: endpoints.pgbouncer, database: pool.alias, params: poolParams(plan, service, true) }),
-        direct: postgresUrl({ ...common, endpoint: endpoints.postgres, database: pool.database, params: poolParams(plan, service, false) }),
+        pooled: postgresUrl({ ...common, endpoint: endpoints.pgbouncer, database: pool.alias, params: poolParams(plan, service, true, endpoints.tls) }),
+        direct: postgresUrl({ ...common, endpoint: endpoints.postgres, database: pool.database, params: poolParams(plan, service, false, endpoints.tls) }),
     };
 }
 
@@ -152,6 +185,10 @@ function postgresEnv(plan: StackPlan, credentials: Credentials, endpoints: Endpo
                 [`${pool.env}_CONNECTION_TIMEOUT`, plan.timeouts.connectSeconds * 1000],
                 [n8nDirectVariable(pool.env), urls.direct],
             );
+            if (endpoints.tls?.postgres) {
+                // n8n's TLS variables: the CA file, and the server's certificate checked against it.
+                env.push([`${pool.env}_SSL_ENABLED`, "true"], [`${pool.env}_SSL_CA`, endpoints.tls.caFile], [`${pool.env}_SSL_REJECT_UNAUTHORIZED`, "true"]);
+            }
         } else {
             env.push([pool.env, urls.pooled], [directVariable(pool.env), urls.direct], [poolMaxVariable(pool.env), pool.maxClientConnections]);
         }
@@ -176,7 +213,7 @@ function redisEnv(plan: StackPlan, credentials: Credentials, endpoints: Endpoint
     for (const client of clients) {
         const password = requireCredential(credentials.redis, client.user, "Redis");
         env.push(
-            [redisClientUrlVariable(client.name), redisUrl(client.user, password, endpoints.redis, client.database)],
+            [redisClientUrlVariable(client.name), redisUrl(client.user, password, endpoints.redis, client.database, endpoints.tls?.redis)],
             [redisClientMaxVariable(client.name), client.maxConnections],
         );
     }
@@ -190,6 +227,9 @@ function redisEnv(plan: StackPlan, credentials: Credentials, endpoints: Endpoint
             ["QUEUE_BULL_REDIS_USERNAME", queue.user],
             ["QUEUE_BULL_REDIS_PASSWORD", requireCredential(credentials.redis, queue.user, "Redis")],
         );
+        if (endpoints.tls?.redis) {
+            env.push(["QUEUE_BULL_REDIS_TLS", "true"]);
+        }
     }
     return env;
 }
@@ -200,7 +240,7 @@ function qdrantEnv(plan: StackPlan, credentials: Credentials, endpoints: Endpoin
     }
     const { host, httpPort, grpcPort } = endpoints.qdrant;
     const env: Array<[string, string | number]> = [
-        ["QDRANT_URL", `http://${hostInUrl(host)}:${httpPort}`],
+        ["QDRANT_URL", qdrantUrl(host, httpPort, endpoints.tls)],
         ["QDRANT_HOST", host],
         ["QDRANT_PORT", httpPort],
         ["QDRANT_GRPC_PORT", grpcPort],
@@ -215,7 +255,11 @@ function qdrantEnv(plan: StackPlan, credentials: Credentials, endpoints: Endpoin
     return env;
 }
 
-/** A service's variables, in a stable order: PostgreSQL, Redis, Qdrant. */
+function qdrantUrl(host: string, port: number, tls?: EndpointTls): string {
+    return `${tls?.qdrant ? "https" : "http"}://${hostInUrl(host)}:${port}`;
+}
+
+/** A service's variables, in a stable order: PostgreSQL, Redis, Qdrant, then the CA file's. */
 export function serviceEnv(plan: StackPlan, credentials: Credentials, endpoints: Endpoints, serviceName: string): Array<[string, string | number]> {
     const service = plan.services.find((candidate) => candidate.name === serviceName);
     if (!service) {
@@ -225,41 +269,43 @@ export function serviceEnv(plan: StackPlan, credentials: Credentials, endpoints:
         ...postgresEnv(plan, credentials, endpoints, service),
         ...redisEnv(plan, credentials, endpoints, service),
         ...qdrantEnv(plan, credentials, endpoints, service),
+        ...caFileEnv(endpoints.tls),
     ];
 }
 
-/** An operator's libpq URL (psql, exporters): libpq falls back to plain text with prefer. */
-function consoleUrl(user: string, password: string, endpoint: HostPort, database: string): string {
-    return postgresUrl({ scheme: "postgresql", user, password, endpoint, database, params: [["sslmode", "prefer"]] });
+/** An operator's libpq URL (psql, exporters): libpq falls back to plain text with prefer, verifies the server with TLS. */
+function consoleUrl(user: string, password: string, endpoint: HostPort, database: string, tls?: EndpointTls): string {
+    return postgresUrl({ scheme: "postgresql", user, password, endpoint, database, params: sslParams("prefer", tls) });
 }
 
 /** Operators' variables: admin consoles and superuser access for sections 5 and 6.3. */
 export function operatorEnv(plan: StackPlan, credentials: Credentials, endpoints: Endpoints): Array<[string, string | number]> {
     const superuser = plan.postgres.superuser;
     const env: Array<[string, string | number]> = [
-        ["POSTGRES_SUPERUSER_URL", consoleUrl(superuser, requireCredential(credentials.postgres, superuser, "PostgreSQL"), endpoints.postgres, "postgres")],
-        ["PGBOUNCER_ADMIN_URL", consoleUrl(plan.pgbouncer.adminUser, credentials.pgbouncerAdmin, endpoints.pgbouncer, "pgbouncer")],
+        ["POSTGRES_SUPERUSER_URL", consoleUrl(superuser, requireCredential(credentials.postgres, superuser, "PostgreSQL"), endpoints.postgres, "postgres", endpoints.tls)],
+        ["PGBOUNCER_ADMIN_URL", consoleUrl(plan.pgbouncer.adminUser, credentials.pgbouncerAdmin, endpoints.pgbouncer, "pgbouncer", endpoints.tls)],
     ];
     for (const statsUser of plan.pgbouncer.statsUsers) {
         const password = requireCredential(credentials.postgres, statsUser, "PostgreSQL");
-        env.push([statsUrlVariable(statsUser), consoleUrl(statsUser, password, endpoints.pgbouncer, "pgbouncer")]);
+        env.push([statsUrlVariable(statsUser), consoleUrl(statsUser, password, endpoints.pgbouncer, "pgbouncer", endpoints.tls)]);
     }
     for (const role of plan.roles.filter((candidate) => candidate.access === "readonly")) {
         const password = requireCredential(credentials.postgres, role.name, "PostgreSQL");
         for (const database of plan.databases) {
-            env.push([readonlyUrlVariable(role.name, database.name), consoleUrl(role.name, password, endpoints.postgres, database.name)]);
+            env.push([readonlyUrlVariable(role.name, database.name), consoleUrl(role.name, password, endpoints.postgres, database.name, endpoints.tls)]);
         }
     }
     for (const user of plan.redis.users.filter((candidate) => candidate.kind === "admin" || candidate.kind === "monitor")) {
-        env.push([redisUserUrlVariable(user.name), redisUrl(user.name, requireCredential(credentials.redis, user.name, "Redis"), endpoints.redis, 0)]);
+        env.push([redisUserUrlVariable(user.name), redisUrl(user.name, requireCredential(credentials.redis, user.name, "Redis"), endpoints.redis, 0, endpoints.tls?.redis)]);
     }
     if (plan.qdrant.enabled) {
         env.push(
-            ["QDRANT_URL", `http://${hostInUrl(endpoints.qdrant.host)}:${endpoints.qdrant.httpPort}`],
+            ["QDRANT_URL", qdrantUrl(endpoints.qdrant.host, endpoints.qdrant.httpPort, endpoints.tls)],
             ["QDRANT_API_KEY", credentials.qdrantApiKey],
             ["QDRANT_READ_ONLY_API_KEY", credentials.qdrantReadOnlyApiKey],
         );
     }
+    env.push(...caFileEnv(endpoints.tls));
     return env;
 }
 
@@ -292,14 +338,14 @@ export function connectionStrings(plan: StackPlan, credentials: Credentials, end
     }
     const redis: Record<string, string> = {};
     for (const client of plan.redis.clients) {
-        redis[client.name] = redisUrl(client.user, requireCredential(credentials.redis, client.user, "Redis"), endpoints.redis, client.database);
+        redis[client.name] = redisUrl(client.user, requireCredential(credentials.redis, client.user, "Redis"), endpoints.redis, client.database, endpoints.tls?.redis);
     }
     return {
         postgres,
         redis,
         qdrant: plan.qdrant.enabled
             ? {
-                  url: `http://${hostInUrl(endpoints.qdrant.host)}:${endpoints.qdrant.httpPort}`,
+                  url: qdrantUrl(endpoints.qdrant.host, endpoints.qdrant.httpPort, endpoints.tls),
                   grpcPort: endpoints.qdrant.grpcPort,
                   apiKey: credentials.qdrantApiKey,
                   readOnlyApiKey: credentials.qdrantReadOnlyApiKey,
@@ -311,6 +357,7 @@ export function connectionStrings(plan: StackPlan, credentials: Credentials, end
             password: credentials.pgbouncerAdmin,
             endpoint: endpoints.pgbouncer,
             database: "pgbouncer",
+            params: endpoints.tls?.postgres ? sslParams("verify-full", endpoints.tls) : undefined,
         }),
     };
 }

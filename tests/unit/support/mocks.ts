@@ -2,6 +2,7 @@
 // for the random provider so rendered files are stable.
 import * as pulumi from "@pulumi/pulumi";
 import { createHash } from "crypto";
+import { issueAll, TlsInputs } from "../../../components/tls";
 
 export interface RecordedResource {
     type: string;
@@ -63,6 +64,12 @@ export async function installMocks(project = "zentoria", stack = "dev", preview 
                     case "docker:index/network:Network":
                         // What Docker assigns a new bridge network.
                         state.ipamConfigs = [{ subnet: MOCK_SUBNET, gateway: MOCK_GATEWAY }];
+                        break;
+                    case "pulumi-nodejs:dynamic:Resource":
+                        // The TLS resource (components/tls.ts) issues real certificates under mocks too.
+                        if (args.inputs.caName !== undefined && args.inputs.requests !== undefined) {
+                            Object.assign(state, issueAll(state as TlsInputs));
+                        }
                         break;
                     case "docker:index/remoteImage:RemoteImage":
                         state.imageId = `sha256:${createHash("sha256").update(args.inputs.name).digest("hex")}`;

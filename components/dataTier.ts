@@ -5,7 +5,8 @@ import * as pulumi from "@pulumi/pulumi";
 import { ConnectionBudget } from "../config/budget";
 import { StackPlan } from "../config/plan";
 import { budgetTables } from "../render/budgetTables";
-import { connectionStrings, ConnectionStrings, envFiles, hostSideAddress, networkEndpoints, publishedEndpoints } from "../render/connections";
+import { connectionStrings, ConnectionStrings, envFiles, networkEndpoints, publishedEndpoints } from "../render/connections";
+import { superuserPublish } from "../render/tls";
 import { CONTAINER_LAYOUT } from "../render/layout";
 import { NetworkAddresses } from "../render/postgresql";
 import { StackCredentials } from "./credentials";
@@ -86,8 +87,8 @@ export class DataTier extends pulumi.ComponentResource {
             `${name}-schema`,
             {
                 plan,
-                host: hostSideAddress(plan.postgres.publish.address),
-                port: plan.postgres.publish.port,
+                host: superuserPublish(plan).address,
+                port: superuserPublish(plan).port,
                 superuserPassword: postgresLogins[plan.postgres.superuser].password,
                 logins: postgresLogins,
                 // After the server is up, and after any restart a config change brings.

@@ -13,6 +13,7 @@ import { PgbouncerConsoleAccess } from "./live/consoles";
 import { PostgresDataDirectory } from "./live/dataDirectory";
 import { ServerConfig } from "./live/serverConfig";
 import { Settings } from "./live/apply";
+import { superuserLoopbackBinding } from "../render/tls";
 import { ServerTlsMaterial, tlsVolumeFiles } from "./tls";
 import { configVolume, containerLabels, containerOptions, dataVolume, hardened, healthcheck, localImage, megabytes, publishedPort } from "./docker";
 
@@ -133,7 +134,8 @@ export class Postgres extends pulumi.ComponentResource {
                     { volumeName: this.configVolume.name, containerPath: layout.postgres.configDirectory, readOnly: true },
                 ],
                 networksAdvanced: [{ name: args.network.name, aliases: [postgres.hostname] }],
-                ports: [publishedPort(postgres.port, postgres.publish)],
+                // With a specific public bind address, the port on 127.0.0.1 too: the provider's way in (render/tls.ts).
+                ports: [postgres.publish, superuserLoopbackBinding(plan)].filter((publish) => publish !== undefined).map((publish) => publishedPort(postgres.port, publish)),
                 // Parallel queries and index builds use /dev/shm; Docker's default is 64 MB.
                 shmSize: megabytes(postgres.shmSize),
                 ...hardened(plan.containers, {

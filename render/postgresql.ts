@@ -4,7 +4,7 @@ import { MAINTENANCE_DATABASE } from "../config/validate";
 import { renderedHeader } from "./header";
 import { ServerLayout } from "./layout";
 import { postgresConfName, postgresConfValue, RenderError } from "./quote";
-import { publishedBeyondHost, tlsFiles, tlsUse } from "./tls";
+import { tlsFiles, tlsUse } from "./tls";
 
 export type PostgresSettingValue = string | number | boolean;
 export type PostgresSetting = readonly [string, PostgresSettingValue];
@@ -149,18 +149,6 @@ export function hbaRules(plan: StackPlan, network: NetworkAddresses): HbaRule[] 
             comment: "the superuser from the Docker host (the Pulumi provider, operators)",
         },
     ];
-    const bindAddress = plan.bindAddress === "0.0.0.0" || plan.bindAddress === "::" ? undefined : plan.bindAddress;
-    if (tls.published && bindAddress !== undefined && publishedBeyondHost(plan)) {
-        // A connection from the Docker host to its own published address keeps that address as its source.
-        rules.push({
-            type: "hostssl",
-            databases: ["all"],
-            users: [superuser],
-            address: hostCidr(bindAddress),
-            method: "scram-sha-256",
-            comment: "the superuser from the Docker host through the published port (the Pulumi provider), TLS only",
-        });
-    }
     const byRole = [...databasesByRole(plan)].filter(([role]) => role !== superuser);
     for (const [role, databases] of byRole) {
         rules.push({ type: networkType, databases, users: [role], address: network.subnet, method: "scram-sha-256", comment: `${role}: its databases only` });

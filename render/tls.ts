@@ -1,7 +1,7 @@
 // TLS of the data tier (issue 11), the pure part: which servers get a certificate, the names
 // each certificate carries, where the files live on the servers' config volumes, and who must
 // speak TLS to whom. Issuing the certificates is components/live/certificates.ts.
-import { StackPlan } from "../config/plan";
+import { Publish, StackPlan } from "../config/plan";
 
 export type TlsServer = "postgres" | "pgbouncer" | "redis" | "qdrant";
 
@@ -83,4 +83,29 @@ export interface TlsUse {
 export function tlsUse(plan: StackPlan): TlsUse {
     const servers = plan.tls.enabled;
     return { servers, inNetwork: servers && plan.tls.inNetwork, published: servers && publishedBeyondHost(plan) };
+}
+
+/**
+ * Where the program's own superuser connections (the Pulumi provider) reach PostgreSQL from the
+ * Docker host. On a loopback or wildcard bind address, the published port itself; on a
+ * specific public address, a second binding of the same port on 127.0.0.1: connections to
+ * 127.0.0.1 reach the container from the network's gateway, the one address pg_hba.conf lets
+ * the superuser in from. (A connection from the host to its own public address arrives with
+ * whatever source address the kernel picks, often another interface's: not an address to trust.)
+ */
+export function superuserPublish(plan: Pick<StackPlan, "bindAddress" | "postgres">): Publish {
+    const bind = plan.bindAddress;
+    if (!publishedBeyondHost(plan) || isWildcard(bind)) {
+        return { address: bind === "0.0.0.0" ? LOOPBACK_IPV4 : bind === "::" ? LOOPBACK_IPV6 : bind, port: plan.postgres.publish.port };
+    }
+    return { address: LOOPBACK_IPV4, port: plan.postgres.publish.port };
+}
+
+/** The extra loopback binding of PostgreSQL's port, when the bind address is a specific public one. */
+export function superuserLoopbackBinding(plan: Pick<StackPlan, "bindAddress" | "postgres">): Publish | undefined {
+    return publishedBeyondHost(plan) && !isWildcard(plan.bindAddress) ? superuserPublish(plan) : undefined;
+}
+
+function isWildcard(address: string): boolean {
+    return address === "0.0.0.0" || address === "::";
 }

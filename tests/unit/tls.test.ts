@@ -48,7 +48,8 @@ describe("the servers' files with tls.enabled", () => {
             .split("\n")
             .filter((line) => /^(local|host)/.test(line));
         expect(lines).toContain("host  all  postgres  172.30.0.1/32  scram-sha-256");
-        expect(lines).toContain("hostssl  all  postgres  172.17.0.1/32  scram-sha-256");
+        // The superuser: the socket and the gateway only (the provider comes through the loopback binding).
+        expect(lines.filter((line) => / postgres /.test(line))).toEqual(["local  all  postgres  peer map=superuser", "host  all  postgres  172.30.0.1/32  scram-sha-256"]);
         expect(lines).toContain("host  zentoria_main,zentoria_vectors  zentoria_app  172.30.0.0/16  scram-sha-256");
         expect(lines).toContain("hostssl  zentoria_main,zentoria_vectors  zentoria_app  0.0.0.0/0  scram-sha-256");
         // The superuser never from anywhere else, over TLS or not.
@@ -190,6 +191,11 @@ describe("the certificates", () => {
             expect(new X509Certificate(certificate.content).checkIssued(new X509Certificate(ca))).toBe(true);
             expect(files.find((file) => file.name === "ca.crt")?.content).toBe(ca);
         }
+        // PostgreSQL's port on the public address, and on 127.0.0.1 for the provider (which connects there).
+        const postgres = recorded.find((resource) => resource.type === "docker:index/container:Container" && resource.inputs.name === "zentoria-postgres")!;
+        expect(plain(postgres.inputs.ports).map((port: { ip: string; external: number }) => `${port.ip}:${port.external}`)).toEqual(["172.17.0.1:5432", "127.0.0.1:5432"]);
+        const provider = recorded.find((resource) => resource.type === "pulumi:providers:postgresql")!;
+        expect([provider.inputs.host, provider.inputs.sslmode]).toEqual(["127.0.0.1", "require"]);
         const privateKeys = built.tier.tls!.servers.postgres!.privateKey;
         expect(await pulumi.isSecret(privateKeys)).toBe(true);
     }, 120_000);

@@ -428,7 +428,7 @@ const CROSS_CHECKS: ReadonlyArray<{ needs: readonly Section[]; run: (config: Sta
     { needs: ["postgres", "timeouts"], run: checkPostgresBounds },
     { needs: ["redis"], run: checkRedisBounds },
     { needs: ["prefix", "postgres", "pgbouncer", "redis", "qdrant"], run: checkHostNames },
-    { needs: ["services", "redis", "qdrant", "roles", "databases"], run: checkEnvNames },
+    { needs: ["services", "redis", "qdrant", "roles", "databases", "tls"], run: checkEnvNames },
     { needs: ["pgbouncer"], run: checkPgbouncerVersion },
     { needs: ["pgbouncer"], run: checkPoolMode },
     { needs: ["monitoring"], run: checkThresholds },

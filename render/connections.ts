@@ -2,6 +2,7 @@
 // build the stack outputs (in-network host names) and the URLs the tests use (published ports).
 import {
     directVariable,
+    N8N_TLS_SUFFIXES,
     N8N_TYPE_VARIABLE,
     n8nDirectVariable,
     poolMaxVariable,
@@ -10,7 +11,9 @@ import {
     redisClientMaxVariable,
     redisClientUrlVariable,
     redisUserUrlVariable,
+    QUEUE_TLS_VARIABLE,
     statsUrlVariable,
+    TLS_CA_VARIABLES,
 } from "../config/envNames";
 import { PoolPlan, ServicePlan, StackPlan } from "../config/plan";
 import { envValue, RenderError, urlUserinfo } from "./quote";
@@ -141,11 +144,7 @@ function caFileEnv(tls?: EndpointTls): Array<[string, string]> {
         return [];
     }
     // libpq and asyncpg read PGSSLROOTCERT; Node.js adds NODE_EXTRA_CA_CERTS to its trusted CAs at start.
-    return [
-        ["ZENTORIA_CA_FILE", tls.caFile],
-        ["PGSSLROOTCERT", tls.caFile],
-        ["NODE_EXTRA_CA_CERTS", tls.caFile],
-    ];
+    return TLS_CA_VARIABLES.map((name): [string, string] => [name, tls.caFile]);
 }
 
 export interface PoolUrls {
@@ -187,7 +186,8 @@ function postgresEnv(plan: StackPlan, credentials: Credentials, endpoints: Endpo
             );
             if (endpoints.tls?.postgres) {
                 // n8n's TLS variables: the CA file, and the server's certificate checked against it.
-                env.push([`${pool.env}_SSL_ENABLED`, "true"], [`${pool.env}_SSL_CA`, endpoints.tls.caFile], [`${pool.env}_SSL_REJECT_UNAUTHORIZED`, "true"]);
+                const values: Record<(typeof N8N_TLS_SUFFIXES)[number], string> = { SSL_ENABLED: "true", SSL_CA: endpoints.tls.caFile, SSL_REJECT_UNAUTHORIZED: "true" };
+                env.push(...N8N_TLS_SUFFIXES.map((suffix): [string, string] => [`${pool.env}_${suffix}`, values[suffix]]));
             }
         } else {
             env.push([pool.env, urls.pooled], [directVariable(pool.env), urls.direct], [poolMaxVariable(pool.env), pool.maxClientConnections]);
@@ -228,7 +228,7 @@ function redisEnv(plan: StackPlan, credentials: Credentials, endpoints: Endpoint
             ["QUEUE_BULL_REDIS_PASSWORD", requireCredential(credentials.redis, queue.user, "Redis")],
         );
         if (endpoints.tls?.redis) {
-            env.push(["QUEUE_BULL_REDIS_TLS", "true"]);
+            env.push([QUEUE_TLS_VARIABLE, "true"]);
         }
     }
     return env;

@@ -2,7 +2,7 @@
 // strings that ask for it, and the certificates the program issues (real ones, under mocks).
 import { createPrivateKey, X509Certificate } from "crypto";
 import * as pulumi from "@pulumi/pulumi";
-import { loadPlan } from "../../config";
+import { loadPlan, tryPlan } from "../../config";
 import { StackPlan } from "../../config/plan";
 import { CONTAINER_LAYOUT } from "../../render/layout";
 import { connectionStrings, envFiles, networkEndpoints, publishedEndpoints } from "../../render/connections";
@@ -131,6 +131,14 @@ describe("connection strings ask for TLS", () => {
         const inNetwork = planOf({ tls: { enabled: true, inNetwork: true } });
         const inNetworkStrings = connectionStrings(inNetwork, credentials, networkEndpoints(inNetwork));
         expect(new URL(inNetworkStrings.postgres.backend.zentoria_main.direct).searchParams.get("sslmode")).toBe("verify-full");
+    });
+
+    test("a pool variable named like one of the CA file's: refused by the config check with TLS, fine without", () => {
+        const values = { services: { backend: { pools: { zentoria_main: { env: "PGSSLROOTCERT" } } } } };
+        const clash = (extra: Record<string, unknown>) =>
+            tryPlan(rawConfig({ ...values, ...extra })).problems.filter((problem) => problem.severity === "error").map((problem) => `${problem.key}: ${problem.message}`);
+        expect(clash({ tls: { enabled: true } })).toContain("services.backend.pools.zentoria_main.env: would write PGSSLROOTCERT twice into backend's .env (also from tls.enabled)");
+        expect(clash({})).toEqual([]);
     });
 
     test("without TLS nothing changes", () => {

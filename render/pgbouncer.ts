@@ -101,7 +101,7 @@ function overrideTls(entries: Array<[string, string | number]>, plan: StackPlan,
 }
 
 /** PgBouncer's hba file (TLS only): the same addresses as pg_hba.conf's, by whether TLS is required. */
-export function renderPgbouncerHba(plan: StackPlan, network: { subnet: string }): string {
+export function renderPgbouncerHba(plan: StackPlan, network: { subnet: string; gateway: string }): string {
     const tls = tlsUse(plan);
     const field = (value: string) => {
         if (!/^[0-9a-f.:/]+$/.test(value)) {
@@ -113,6 +113,12 @@ export function renderPgbouncerHba(plan: StackPlan, network: { subnet: string })
         renderedHeader("#", PGBOUNCER_HBA_FILE_NAME),
         "# PgBouncer's own tools in its container (healthcheck, the live-change console)\n",
         "host  all  all  127.0.0.1/32  scram-sha-256\n",
+        ...(tls.published
+            ? [
+                  "# plain text from the gateway: published-port connections arrive from there too (Docker's masquerade, its userland proxy)\n",
+                  `hostnossl  all  all  ${field(network.gateway)}/32  reject\n`,
+              ]
+            : []),
         `# the stack's network (and the Docker host through its gateway)${tls.inNetwork ? ", TLS only" : ""}\n`,
         `${tls.inNetwork ? "hostssl" : "host"}  all  all  ${field(network.subnet)}  scram-sha-256\n`,
     ];

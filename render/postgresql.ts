@@ -98,7 +98,7 @@ export interface NetworkAddresses {
 }
 
 export interface HbaRule {
-    type: "local" | "host" | "hostssl";
+    type: "local" | "host" | "hostssl" | "hostnossl";
     databases: readonly string[];
     users: readonly string[];
     /** CIDR; absent for local rules. */
@@ -140,6 +140,7 @@ export function hbaRules(plan: StackPlan, network: NetworkAddresses): HbaRule[] 
     const rules: HbaRule[] = [
         { type: "local", databases: ["all"], users: [superuser], method: `peer map=${IDENT_MAP}`, comment: "the superuser, from inside the container (docker exec)" },
         { type: "local", databases: ["all"], users: ["all"], method: "reject", comment: "nobody else over the socket" },
+        ...gatewayPlainTextReject(plan, network),
         {
             type: networkType,
             databases: ["all"],
@@ -165,6 +166,27 @@ export function hbaRules(plan: StackPlan, network: NetworkAddresses): HbaRule[] 
         { type: "host", databases: ["all"], users: ["all"], address: "::/0", method: "reject", comment: "everything else" },
     );
     return rules;
+}
+
+/**
+ * With ports published beyond the host, connections to them can reach the container from the
+ * network's gateway: Docker masquerades the host's own connections to its public address, and
+ * its userland proxy forwards from there. So the gateway must use TLS like everyone outside.
+ */
+export function gatewayPlainTextReject(plan: StackPlan, network: NetworkAddresses): HbaRule[] {
+    if (!tlsUse(plan).published) {
+        return [];
+    }
+    return [
+        {
+            type: "hostnossl",
+            databases: ["all"],
+            users: ["all"],
+            address: hostCidr(network.gateway),
+            method: "reject",
+            comment: "plain text from the gateway: published-port connections arrive from there too",
+        },
+    ];
 }
 
 function hbaField(value: string, where: string): string {

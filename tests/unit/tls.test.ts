@@ -54,6 +54,8 @@ describe("the servers' files with tls.enabled", () => {
         expect(lines).toContain("hostssl  zentoria_main,zentoria_vectors  zentoria_app  0.0.0.0/0  scram-sha-256");
         // The superuser never from anywhere else, over TLS or not.
         expect(lines.filter((line) => / postgres /.test(line) && /0\.0\.0\.0\/0|::\/0/.test(line) && !/reject/.test(line))).toEqual([]);
+        // Published beyond the host: plain text from the gateway is refused before anything else.
+        expect(lines[2]).toBe("hostnossl  all  all  172.30.0.1/32  reject");
         // Plain-text lines name the network or the gateway only.
         expect(lines.filter((line) => line.startsWith("host ") && !/reject/.test(line)).every((line) => /172\.30\.0\.(0\/16|1\/32)/.test(line))).toBe(true);
         expect(lines.slice(-2)).toEqual(["host  all  all  0.0.0.0/0  reject", "host  all  all  ::/0  reject"]);
@@ -78,6 +80,7 @@ describe("the servers' files with tls.enabled", () => {
         const hba = renderPgbouncerHba(plan, network).split("\n").filter((line) => /^host/.test(line));
         expect(hba).toEqual([
             "host  all  all  127.0.0.1/32  scram-sha-256",
+            "hostnossl  all  all  172.30.0.1/32  reject",
             "host  all  all  172.30.0.0/16  scram-sha-256",
             "hostssl  all  all  0.0.0.0/0  scram-sha-256",
             "host  all  all  0.0.0.0/0  reject",

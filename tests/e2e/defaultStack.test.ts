@@ -3,6 +3,7 @@
 // and Redis 8 stand-ins. One deployment, checked section by section.
 import { useDefaultStack } from "./support/defaultStack";
 import { describeInNetwork } from "./sections/inNetwork";
+import { describeAttacks } from "./sections/attacks";
 import { ChangeResult, describeLiveChanges } from "./sections/liveChanges";
 
 jest.setTimeout(15 * 60 * 1000);
@@ -10,6 +11,7 @@ jest.setTimeout(15 * 60 * 1000);
 const stack = useDefaultStack();
 
 describe("on the stack's network, with the default host names (issues 11, 16)", () => describeInNetwork(stack));
+describe("attacks on the default stack: each must be refused (issue 11)", () => describeAttacks(stack));
 
 const changes: ChangeResult[] = [];
 describe("changes under load: reload, don't replace (issue 13)", () => describeLiveChanges(stack, changes));

@@ -5,8 +5,8 @@ import * as pulumi from "@pulumi/pulumi";
 import { ConnectionBudget } from "../config/budget";
 import { StackPlan } from "../config/plan";
 import { budgetTables } from "../render/budgetTables";
-import { connectionStrings, ConnectionStrings, envFiles, networkEndpoints, publishedEndpoints } from "../render/connections";
-import { superuserPublish } from "../render/tls";
+import { connectionStrings, ConnectionStrings, envFiles, hostSideAddress, networkEndpoints, publishedEndpoints } from "../render/connections";
+import { providerUsesNetworkAddress } from "../render/tls";
 import { CONTAINER_LAYOUT } from "../render/layout";
 import { NetworkAddresses } from "../render/postgresql";
 import { StackCredentials } from "./credentials";
@@ -33,6 +33,24 @@ export function networkAddresses(network: docker.Network): pulumi.Output<Network
         }
         return { subnet: ipv4.subnet, gateway: ipv4.gateway };
     });
+}
+
+/**
+ * Where the Pulumi provider reaches PostgreSQL from the Docker host: the published port, or on
+ * a specific public bind address the container's address on the stack's network (render/tls.ts).
+ */
+export function providerEndpoint(plan: StackPlan, container: docker.Container): { host: pulumi.Input<string>; port: number } {
+    if (!providerUsesNetworkAddress(plan)) {
+        return { host: hostSideAddress(plan.postgres.publish.address), port: plan.postgres.publish.port };
+    }
+    const host = container.networkDatas.apply((networks) => {
+        const address = (networks ?? []).find((network) => network.networkName === plan.networkName)?.ipAddress;
+        if (!address) {
+            throw new Error(`Docker reported no address of ${plan.postgres.containerName} on ${plan.networkName}`);
+        }
+        return address;
+    });
+    return { host, port: plan.postgres.port };
 }
 
 export class DataTier extends pulumi.ComponentResource {
@@ -87,8 +105,7 @@ export class DataTier extends pulumi.ComponentResource {
             `${name}-schema`,
             {
                 plan,
-                host: superuserPublish(plan).address,
-                port: superuserPublish(plan).port,
+                ...providerEndpoint(plan, this.postgres.container),
                 superuserPassword: postgresLogins[plan.postgres.superuser].password,
                 logins: postgresLogins,
                 // After the server is up, and after any restart a config change brings.

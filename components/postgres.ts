@@ -13,7 +13,6 @@ import { PgbouncerConsoleAccess } from "./live/consoles";
 import { PostgresDataDirectory } from "./live/dataDirectory";
 import { ServerConfig } from "./live/serverConfig";
 import { Settings } from "./live/apply";
-import { superuserLoopbackBinding } from "../render/tls";
 import { ServerTlsMaterial, tlsVolumeFiles } from "./tls";
 import { configVolume, containerLabels, containerOptions, dataVolume, hardened, healthcheck, localImage, megabytes, publishedPort } from "./docker";
 
@@ -134,8 +133,7 @@ export class Postgres extends pulumi.ComponentResource {
                     { volumeName: this.configVolume.name, containerPath: layout.postgres.configDirectory, readOnly: true },
                 ],
                 networksAdvanced: [{ name: args.network.name, aliases: [postgres.hostname] }],
-                // With a specific public bind address, the port on 127.0.0.1 too: the provider's way in (render/tls.ts).
-                ports: [postgres.publish, superuserLoopbackBinding(plan)].filter((publish) => publish !== undefined).map((publish) => publishedPort(postgres.port, publish)),
+                ports: [publishedPort(postgres.port, postgres.publish)],
                 // Parallel queries and index builds use /dev/shm; Docker's default is 64 MB.
                 shmSize: megabytes(postgres.shmSize),
                 ...hardened(plan.containers, {

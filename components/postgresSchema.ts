@@ -10,7 +10,7 @@ import { PostgresSocketAccess } from "./live/consoles";
 
 export interface PostgresSchemaArgs {
     plan: StackPlan;
-    host: string;
+    host: pulumi.Input<string>;
     port: number;
     superuserPassword: pulumi.Output<string>;
     logins: Readonly<Record<string, ScramLogin>>;

@@ -1,7 +1,7 @@
 // TLS of the data tier (issue 11), the pure part: which servers get a certificate, the names
 // each certificate carries, where the files live on the servers' config volumes, and who must
 // speak TLS to whom. Issuing the certificates is components/live/certificates.ts.
-import { Publish, StackPlan } from "../config/plan";
+import { StackPlan } from "../config/plan";
 
 export type TlsServer = "postgres" | "pgbouncer" | "redis" | "qdrant";
 
@@ -86,24 +86,17 @@ export function tlsUse(plan: StackPlan): TlsUse {
 }
 
 /**
- * Where the program's own superuser connections (the Pulumi provider) reach PostgreSQL from the
- * Docker host. On a loopback or wildcard bind address, the published port itself; on a
- * specific public address, a second binding of the same port on 127.0.0.1: connections to
- * 127.0.0.1 reach the container from the network's gateway, the one address pg_hba.conf lets
- * the superuser in from. (A connection from the host to its own public address arrives with
- * whatever source address the kernel picks, often another interface's: not an address to trust.)
+ * Whether the program's own superuser connections (the Pulumi provider) go to PostgreSQL's
+ * address on the stack's network instead of its published port: on a specific public bind
+ * address. A connection from the Docker host to its own public address reaches the container
+ * with whatever source the kernel and Docker's NAT give it (the bind address, the gateway,
+ * another interface's address): nothing pg_hba.conf can name. To the container's address it
+ * comes from the network's gateway, the one address the superuser may come from. (A second
+ * binding of the port on 127.0.0.1 would do it too, but Docker reports two bindings of one
+ * port in an order of its own, and the docker provider then replaces the container on every up.)
  */
-export function superuserPublish(plan: Pick<StackPlan, "bindAddress" | "postgres">): Publish {
-    const bind = plan.bindAddress;
-    if (!publishedBeyondHost(plan) || isWildcard(bind)) {
-        return { address: bind === "0.0.0.0" ? LOOPBACK_IPV4 : bind === "::" ? LOOPBACK_IPV6 : bind, port: plan.postgres.publish.port };
-    }
-    return { address: LOOPBACK_IPV4, port: plan.postgres.publish.port };
-}
-
-/** The extra loopback binding of PostgreSQL's port, when the bind address is a specific public one. */
-export function superuserLoopbackBinding(plan: Pick<StackPlan, "bindAddress" | "postgres">): Publish | undefined {
-    return publishedBeyondHost(plan) && !isWildcard(plan.bindAddress) ? superuserPublish(plan) : undefined;
+export function providerUsesNetworkAddress(plan: Pick<StackPlan, "bindAddress">): boolean {
+    return publishedBeyondHost(plan) && !isWildcard(plan.bindAddress);
 }
 
 function isWildcard(address: string): boolean {

@@ -13,7 +13,7 @@ import { renderRedisConf } from "../../render/redis";
 import { tlsFiles, tlsSubjectNames } from "../../render/tls";
 import { issueAll } from "../../components/tls";
 import { needsIssuing, RENEW_BEFORE_DAYS } from "../../components/live/certificates";
-import { isSecretValue, MOCK_GATEWAY, MOCK_SUBNET, plain, recorded } from "./support/mocks";
+import { isSecretValue, MOCK_CONTAINER_ADDRESS, MOCK_GATEWAY, MOCK_SUBNET, plain, recorded } from "./support/mocks";
 import { rawConfig } from "./support/config";
 import { buildTier } from "./support/tier";
 
@@ -202,11 +202,11 @@ describe("the certificates", () => {
             expect(new X509Certificate(certificate.content).checkIssued(new X509Certificate(ca))).toBe(true);
             expect(files.find((file) => file.name === "ca.crt")?.content).toBe(ca);
         }
-        // PostgreSQL's port on the public address, and on 127.0.0.1 for the provider (which connects there).
+        // PostgreSQL's port on the public address only; the provider goes to the container's address on the network.
         const postgres = recorded.find((resource) => resource.type === "docker:index/container:Container" && resource.inputs.name === "zentoria-postgres")!;
-        expect(plain(postgres.inputs.ports).map((port: { ip: string; external: number }) => `${port.ip}:${port.external}`)).toEqual(["172.17.0.1:5432", "127.0.0.1:5432"]);
+        expect(plain(postgres.inputs.ports).map((port: { ip: string; external: number }) => `${port.ip}:${port.external}`)).toEqual(["172.17.0.1:5432"]);
         const provider = recorded.find((resource) => resource.type === "pulumi:providers:postgresql")!;
-        expect([provider.inputs.host, provider.inputs.sslmode]).toEqual(["127.0.0.1", "require"]);
+        expect([provider.inputs.host, provider.inputs.port, provider.inputs.sslmode]).toEqual([MOCK_CONTAINER_ADDRESS, "5432", "require"]);
         const privateKeys = built.tier.tls!.servers.postgres!.privateKey;
         expect(await pulumi.isSecret(privateKeys)).toBe(true);
     }, 120_000);

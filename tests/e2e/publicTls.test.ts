@@ -1,7 +1,8 @@
 // Issue 11: a stack published beyond the loopback address (the docker0 bridge's address of this
-// machine, with allowPublicBind) speaks TLS on every published port, and the attacks on it are
-// refused: plain text to a public port, the superuser from the network, a role that a later
-// `pulumi up` removed. Its own prefix, so the default stack's sections are not disturbed.
+// machine, with allowPublicBind) speaks TLS on every published port, and with tls.inNetwork on
+// its network too; the attacks on it are refused: plain text to a public port and on the
+// network, a role that a later `pulumi up` removed. Its own prefix, so the default stack's
+// sections are not disturbed.
 import { execFileSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
@@ -11,7 +12,7 @@ import { Client } from "pg";
 import Redis from "ioredis";
 import { ciImages, freePort } from "./support/project";
 import { Deployment, removeDockerObjects } from "./support/deployment";
-import { AttackLog, execIn, hbaRefusal } from "./support/attacks";
+import { AttackLog, execIn, hbaRefusal, inContainerOn, psqlScript, redisScript, refusalOf } from "./support/attacks";
 import { leaked, stackCredentials, stateFilesText } from "./support/secrets";
 import { loginsIn } from "./sections/attacks";
 
@@ -24,7 +25,9 @@ const CONFIG_DIRECTORIES = { postgres: "/etc/postgresql", pgbouncer: "/etc/pgbou
 const OWNERS = { postgres: "postgres", pgbouncer: "pgbouncer", redis: "redis" };
 const REMOVED_ROLE = "e2e_removed";
 
-const log = new AttackLog("public-tls", "a stack published on the docker0 address with TLS (allowPublicBind, tls.enabled)");
+const log = new AttackLog("public-tls", "a stack published on the docker0 address with TLS (allowPublicBind, tls.enabled; then tls.inNetwork switched on)");
+const NETWORK = `${prefix}-net`;
+let images: ReturnType<typeof ciImages>;
 let deployment: Deployment;
 let bindAddress: string;
 let ports: { postgres: number; pgbouncer: number; redis: number };
@@ -85,7 +88,7 @@ function envUrl(env: string, variable: string): string {
 }
 
 beforeAll(async () => {
-    const images = ciImages();
+    images = ciImages();
     // An address of this machine that is not loopback: the default bridge's gateway (docker0).
     // (Node's os.networkInterfaces() leaves out a bridge without carrier, which docker0 is when no container uses it.)
     const bridge = /inet (\d+\.\d+\.\d+\.\d+)\//.exec(execFileSync("ip", ["-4", "-o", "addr", "show", "docker0"], { encoding: "utf8" }))?.[1];
@@ -220,6 +223,43 @@ async function removedRoleUrl(): Promise<string> {
     }
     return line.slice(line.indexOf("=") + 1).replace(/^'(.*)'$/, "$1");
 }
+
+test("switching tls.inNetwork on with pulumi up: PostgreSQL and PgBouncer reload, no container is replaced", async () => {
+    const ids = () => Object.values(CONTAINERS).map((container) => execFileSync("docker", ["inspect", "-f", "{{.Id}}", container], { encoding: "utf8" }).trim());
+    const before = ids();
+    deployment.editConfig((config) => {
+        config["zentoria:tls"] = { ...config["zentoria:tls"], inNetwork: true };
+    });
+    await deployment.up("inNetworkOn");
+    expect(ids()).toEqual(before);
+    // PgBouncer verifies PostgreSQL from now on (RECONNECT closed the plain server connections).
+    expect(execIn(CONTAINERS.pgbouncer, ["grep", "^server_tls_sslmode", "/etc/pgbouncer/pgbouncer.ini"]).output.trim()).toBe("server_tls_sslmode = verify-full");
+}, TIMEOUT);
+
+test("a service on the network with the CA at tls.caFile: its .env's URLs connect with verify-full, and PgBouncer verifies PostgreSQL", async () => {
+    const env = (await deployment.envFiles()).backend;
+    expect(env).toContain("sslmode=verify-full&sslrootcert=%2Fetc%2Fzentoria%2Fca.crt");
+    const script =
+        "set -euo pipefail; cat > /tmp/service.env; set -a; . /tmp/service.env; set +a; " +
+        'for url in "$DATABASE_URL" "$DIRECT_DATABASE_URL"; do psql "$url" -XAtc "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()"; done';
+    const run = inContainerOn(NETWORK, images.postgres17, script, env, ["--volume", `${caFile}:/etc/zentoria/ca.crt:ro`]);
+    expect([run.code, run.output.trim()]).toEqual([0, "t\nt"]);
+}, TIMEOUT);
+
+test("plain text on the stack's network (tls.inNetwork): PostgreSQL, PgBouncer and Redis refuse it", async () => {
+    const logins = loginsIn(await deployment.envFiles());
+    const appPassword = logins.postgres.get("zentoria_app")!;
+    const plainPsql = (host: string, port: number) =>
+        refusalOf(inContainerOn(NETWORK, images.postgres17, psqlScript(`host=${host} port=${port} user=zentoria_app dbname=zentoria_main sslmode=disable connect_timeout=10`, "SELECT 1"), `${appPassword}\n`));
+    const postgres = await log.attempt("plain text to PostgreSQL on the network (tls.inNetwork)", "stack network", hbaRefusal("zentoria_app", "zentoria_main", ", no encryption"), () =>
+        plainPsql("zentoria-postgres", 5432),
+    );
+    const pgbouncer = await log.attempt("plain text to PgBouncer on the network (tls.inNetwork)", "stack network", /SSL required/, () => plainPsql("zentoria-db", 6432));
+    const redis = await log.attempt("plain text to Redis on the network", "stack network", /Server closed the connection|Connection reset by peer|I\/O error/, () =>
+        refusalOf(inContainerOn(NETWORK, images.redis, redisScript("zentoria-redis", 6379, "backend", ["PING"]), `${logins.redis.get("backend")}\n`)),
+    );
+    expect([postgres.refused, pgbouncer.refused, redis.refused]).toEqual([true, true, true]);
+}, TIMEOUT);
 
 test("no credential in clear in the state files: every generated password, verifier and TLS private key", async () => {
     const credentials = await stackCredentials(deployment);

@@ -91,8 +91,8 @@ export interface Run {
 }
 
 /** A bash script in a throw-away container of `image` on `network`; secrets only on stdin. */
-export function inContainerOn(network: string, image: string, script: string, input = ""): Run {
-    const result = spawnSync("docker", ["run", "--rm", "-i", "--network", network, "--entrypoint", "bash", image, "-c", script], {
+export function inContainerOn(network: string, image: string, script: string, input = "", dockerArgs: string[] = []): Run {
+    const result = spawnSync("docker", ["run", "--rm", "-i", "--network", network, ...dockerArgs, "--entrypoint", "bash", image, "-c", script], {
         input,
         encoding: "utf8",
         timeout: 120_000,

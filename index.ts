@@ -18,4 +18,6 @@ export const connectionStrings = tier.connectionStrings;
 export const hostConnectionStrings = tier.hostConnectionStrings;
 export const env = tier.envFiles;
 export const summary = tier.summary;
+/** The CA that signed the servers' certificates (tls.enabled), for clients' sslrootcert / CA file. Not secret. */
+export const caCertificate = tier.tls?.caCertificate;
 export const connectionBudget = { tables: tier.budgetTables, warnings: warnings.map(formatProblem) };

@@ -6,6 +6,7 @@ import { ConnectionBudget } from "../config/budget";
 import { StackPlan } from "../config/plan";
 import { budgetTables } from "../render/budgetTables";
 import { connectionStrings, ConnectionStrings, envFiles, hostSideAddress, networkEndpoints, publishedEndpoints } from "../render/connections";
+import { providerUsesNetworkAddress } from "../render/tls";
 import { CONTAINER_LAYOUT } from "../render/layout";
 import { NetworkAddresses } from "../render/postgresql";
 import { StackCredentials } from "./credentials";
@@ -14,6 +15,7 @@ import { Postgres } from "./postgres";
 import { PostgresSchema } from "./postgresSchema";
 import { Qdrant } from "./qdrant";
 import { Redis } from "./redis";
+import { StackTls, stackTls } from "./tls";
 
 export interface DataTierArgs {
     plan: StackPlan;
@@ -33,6 +35,24 @@ export function networkAddresses(network: docker.Network): pulumi.Output<Network
     });
 }
 
+/**
+ * Where the Pulumi provider reaches PostgreSQL from the Docker host: the published port, or on
+ * a specific public bind address the container's address on the stack's network (render/tls.ts).
+ */
+export function providerEndpoint(plan: StackPlan, container: docker.Container): { host: pulumi.Input<string>; port: number } {
+    if (!providerUsesNetworkAddress(plan)) {
+        return { host: hostSideAddress(plan.postgres.publish.address), port: plan.postgres.publish.port };
+    }
+    const host = container.networkDatas.apply((networks) => {
+        const address = (networks ?? []).find((network) => network.networkName === plan.networkName)?.ipAddress;
+        if (!address) {
+            throw new Error(`Docker reported no address of ${plan.postgres.containerName} on ${plan.networkName}`);
+        }
+        return address;
+    });
+    return { host, port: plan.postgres.port };
+}
+
 export class DataTier extends pulumi.ComponentResource {
     readonly network: docker.Network;
     readonly credentials: StackCredentials;
@@ -48,6 +68,8 @@ export class DataTier extends pulumi.ComponentResource {
     /** Each service's .env file, and the operators'. Secret. */
     readonly envFiles: pulumi.Output<Record<string, string>>;
     readonly summary: Record<string, unknown>;
+    /** The stack's CA and server certificates (tls.enabled); the CA certificate is exported for clients. */
+    readonly tls?: StackTls;
     readonly budgetTables: Record<string, string>;
 
     constructor(name: string, args: DataTierArgs, opts?: pulumi.ComponentResourceOptions) {
@@ -62,6 +84,8 @@ export class DataTier extends pulumi.ComponentResource {
         );
         this.credentials = new StackCredentials(`${name}-credentials`, { plan }, child);
         const postgresLogins = this.credentials.postgres;
+        this.tls = stackTls(name, plan, this);
+        const addresses = networkAddresses(this.network);
 
         const { dockerHost } = args;
         this.postgres = new Postgres(
@@ -69,10 +93,11 @@ export class DataTier extends pulumi.ComponentResource {
             {
                 plan,
                 network: this.network,
-                networkAddresses: networkAddresses(this.network),
+                networkAddresses: addresses,
                 superuserVerifier: postgresLogins[plan.postgres.superuser].verifier,
                 pgbouncerConsole: pgbouncerConsole(plan, this.credentials.pgbouncerAdmin.password),
                 dockerHost,
+                tls: this.tls?.servers.postgres,
             },
             child,
         );
@@ -80,8 +105,7 @@ export class DataTier extends pulumi.ComponentResource {
             `${name}-schema`,
             {
                 plan,
-                host: hostSideAddress(plan.postgres.publish.address),
-                port: plan.postgres.publish.port,
+                ...providerEndpoint(plan, this.postgres.container),
                 superuserPassword: postgresLogins[plan.postgres.superuser].password,
                 logins: postgresLogins,
                 // After the server is up, and after any restart a config change brings.
@@ -100,14 +124,28 @@ export class DataTier extends pulumi.ComponentResource {
         this.pgbouncer = new PgBouncer(
             `${name}-pgbouncer`,
             // Roles first: a client that PgBouncer admits must find its role on the server.
-            { plan, network: this.network, admin: this.credentials.pgbouncerAdmin, logins: postgresLogins, dockerHost },
+            {
+                plan,
+                network: this.network,
+                admin: this.credentials.pgbouncerAdmin,
+                logins: postgresLogins,
+                dockerHost,
+                tls: this.tls?.servers.pgbouncer ? { material: this.tls.servers.pgbouncer, network: addresses } : undefined,
+            },
             { parent: this, dependsOn: Object.values(this.schema.roles) },
         );
-        this.redis = new Redis(`${name}-redis`, { plan, network: this.network, logins: this.credentials.redis, dockerHost }, child);
+        this.redis = new Redis(`${name}-redis`, { plan, network: this.network, logins: this.credentials.redis, dockerHost, tls: this.tls?.servers.redis }, child);
         if (plan.qdrant.enabled) {
             this.qdrant = new Qdrant(
                 `${name}-qdrant`,
-                { plan, network: this.network, apiKey: this.credentials.qdrantApiKey, readOnlyApiKey: this.credentials.qdrantReadOnlyApiKey, dockerHost },
+                {
+                    plan,
+                    network: this.network,
+                    apiKey: this.credentials.qdrantApiKey,
+                    readOnlyApiKey: this.credentials.qdrantReadOnlyApiKey,
+                    dockerHost,
+                    tls: this.tls?.servers.qdrant,
+                },
                 child,
             );
         }

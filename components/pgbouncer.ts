@@ -7,11 +7,14 @@ import * as pulumi from "@pulumi/pulumi";
 import { StackPlan } from "../config/plan";
 import { serviceLabels } from "../render/labels";
 import { CONTAINER_LAYOUT } from "../render/layout";
-import { pgbouncerLiveSettings, pgbouncerUserlistEntries, renderPgbouncerIni, renderUserlist } from "../render/pgbouncer";
+import { PGBOUNCER_HBA_FILE_NAME, pgbouncerLiveSettings, pgbouncerUserlistEntries, renderPgbouncerHba, renderPgbouncerIni, renderUserlist } from "../render/pgbouncer";
+import { NetworkAddresses } from "../render/postgresql";
+import { certificateFingerprint, ServerTlsMaterial, tlsVolumeFiles } from "./tls";
 import { ScramLogin } from "./credentials";
 import { PgbouncerConsoleAccess } from "./live/consoles";
 import { RotatedLogin } from "./live/apply";
 import { ServerConfig } from "./live/serverConfig";
+import { VolumeFile } from "./live/volumeFiles";
 import { configVolume, containerLabels, containerOptions, hardened, healthcheck, localImage, publishedPort } from "./docker";
 
 /** The user and group of the default image (cloudnative-pg/pgbouncer-containers) and the stand-ins. */
@@ -30,6 +33,8 @@ export interface PgBouncerArgs {
     /** Every PostgreSQL role's login (those PgBouncer does not log in as are ignored). */
     logins: Readonly<Record<string, ScramLogin>>;
     dockerHost?: string;
+    /** TLS of the client side (issue 11), with the network's addresses for its HBA file; absent when tls.enabled is false. */
+    tls?: { material: ServerTlsMaterial; network: pulumi.Output<NetworkAddresses> };
 }
 
 /** The admin console as the live-change resources reach it (docker exec, inside the container). */
@@ -84,11 +89,13 @@ export class PgBouncer extends pulumi.ComponentResource {
                 container: pgbouncer.containerName,
                 volume: this.configVolume.name,
                 image: image.imageId,
-                files: this.userlist.apply((userlist) => [
+                files: pulumi.all([this.userlist, tlsVolumeFiles(args.tls?.material, owner), hbaFiles(plan, args.tls?.network, owner)]).apply(([userlist, tlsFiles, hba]) => [
                     { name: fileName(layout.pgbouncer.configFile), content: this.pgbouncerIni, mode: "0644", owner },
                     { name: fileName(layout.pgbouncer.userlistFile), content: userlist, mode: "0600", owner },
+                    ...hba,
+                    ...tlsFiles,
                 ]),
-                live: { ...pgbouncerLiveSettings(plan), ...rotationCounters(plan) },
+                live: certificateFingerprint(args.tls?.material).apply((fingerprint) => ({ ...pgbouncerLiveSettings(plan), ...rotationCounters(plan), ...fingerprint })),
                 restart: {},
                 access: pulumi.all([pgbouncerConsole(plan, args.admin.password), rotationLogins(plan, args.logins)]).apply(([adminConsole, logins]) => ({
                     kind: "pgbouncer" as const,
@@ -129,6 +136,14 @@ export class PgBouncer extends pulumi.ComponentResource {
         );
         this.registerOutputs({ containerName: this.container.name });
     }
+}
+
+/** PgBouncer's HBA file, which only a TLS stack has (it tells TLS from plain text by source address). */
+function hbaFiles(plan: StackPlan, network: pulumi.Output<NetworkAddresses> | undefined, owner: string): pulumi.Output<VolumeFile[]> {
+    if (!network) {
+        return pulumi.output([]);
+    }
+    return network.apply((addresses) => [{ name: PGBOUNCER_HBA_FILE_NAME, content: renderPgbouncerHba(plan, addresses), mode: "0640", owner }]);
 }
 
 /** Each pooled role's rotation counter: a rotation shows in the preview by name, its secret does not. */

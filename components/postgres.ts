@@ -13,6 +13,7 @@ import { PgbouncerConsoleAccess } from "./live/consoles";
 import { PostgresDataDirectory } from "./live/dataDirectory";
 import { ServerConfig } from "./live/serverConfig";
 import { Settings } from "./live/apply";
+import { ServerTlsMaterial, tlsVolumeFiles } from "./tls";
 import { configVolume, containerLabels, containerOptions, dataVolume, hardened, healthcheck, localImage, megabytes, publishedPort } from "./docker";
 
 /** The data directory lives one level below the mount point, so a volume's lost+found never bothers initdb. */
@@ -31,6 +32,8 @@ export interface PostgresArgs {
     /** PgBouncer's console, to pause the pools around a restart. */
     pgbouncerConsole: pulumi.Output<PgbouncerConsoleAccess>;
     dockerHost?: string;
+    /** TLS certificate and key (issue 11); absent when tls.enabled is false. */
+    tls?: ServerTlsMaterial;
 }
 
 /** Settings split by what applying them takes, from PostgreSQL's own context of each setting. */
@@ -76,12 +79,13 @@ export class Postgres extends pulumi.ComponentResource {
                 container: postgres.containerName,
                 volume: this.configVolume.name,
                 image: image.imageId,
-                files: pulumi.all([this.pgHbaConf, args.superuserVerifier]).apply(([hba, verifier]) => [
+                files: pulumi.all([this.pgHbaConf, args.superuserVerifier, tlsVolumeFiles(args.tls, owner)]).apply(([hba, verifier, tlsFiles]) => [
                     { name: fileName(layout.postgres.configFile), content: this.postgresqlConf, mode: "0644", owner },
                     { name: fileName(layout.postgres.hbaFile), content: hba, mode: "0640", owner },
                     { name: fileName(layout.postgres.identFile), content: renderPgIdentConf(plan), mode: "0640", owner },
                     // Read by the init step only: the superuser is created with this verifier.
                     { name: fileName(layout.postgres.superuserVerifierFile), content: verifier, mode: "0600", owner },
+                    ...tlsFiles,
                 ]),
                 // pg_hba.conf's rules show in the preview too; they apply on reload.
                 live: this.pgHbaConf.apply((hba): Settings => ({ ...live, "pg_hba.conf": hba.split("\n").filter((line) => /^(local|host)/.test(line)).join("; ") })),

@@ -10,7 +10,7 @@ import { PostgresSocketAccess } from "./live/consoles";
 
 export interface PostgresSchemaArgs {
     plan: StackPlan;
-    host: string;
+    host: pulumi.Input<string>;
     port: number;
     superuserPassword: pulumi.Output<string>;
     logins: Readonly<Record<string, ScramLogin>>;
@@ -45,8 +45,9 @@ export class PostgresSchema extends pulumi.ComponentResource {
                 password: args.superuserPassword,
                 database: "postgres",
                 superuser: true,
-                // lib/pq reads an empty sslmode as "require" (pitfall 13); the server has no TLS.
-                sslmode: "disable",
+                // lib/pq reads an empty sslmode as "require" (pitfall 13). With TLS (issue 11) the
+                // published port may require it; lib/pq's "require" encrypts without a CA file.
+                sslmode: plan.tls.enabled ? "require" : "disable",
                 connectTimeout: plan.timeouts.connectSeconds * 3,
                 // Counted in the connection budget as the superuser's (config/plan.ts).
                 maxConnections: PROVIDER_CONNECTIONS_PER_DATABASE,

@@ -9,6 +9,8 @@ import { StackPlan } from "../config/plan";
 import { serviceLabels } from "../render/labels";
 import { CONTAINER_LAYOUT } from "../render/layout";
 import { renderQdrantConfig } from "../render/qdrant";
+import { tlsFiles } from "../render/tls";
+import { certificateFingerprint, ServerTlsMaterial, tlsVolumeFiles } from "./tls";
 import { ServerConfig } from "./live/serverConfig";
 import { configVolume, containerLabels, containerOptions, dataVolume, hardened, healthcheck, localImage, publishedPort } from "./docker";
 
@@ -22,10 +24,18 @@ export interface QdrantArgs {
     apiKey: pulumi.Output<string>;
     readOnlyApiKey: pulumi.Output<string>;
     dockerHost?: string;
+    /** TLS certificate and key (issue 11): HTTPS and gRPC over TLS on both ports. */
+    tls?: ServerTlsMaterial;
 }
 
-/** The official image has neither curl nor wget: ask /readyz through bash's /dev/tcp. */
-export function qdrantReadinessProbe(port: number): string {
+/**
+ * The official image has neither curl nor wget: ask /readyz through bash's /dev/tcp. With TLS
+ * there is no client in the image that speaks it, so the probe only sees the port accept.
+ */
+export function qdrantReadinessProbe(port: number, tls = false): string {
+    if (tls) {
+        return `exec 3<>/dev/tcp/127.0.0.1/${port}`;
+    }
     return `exec 3<>/dev/tcp/127.0.0.1/${port} && printf 'GET /readyz HTTP/1.0\\r\\n\\r\\n' >&3 && head -n 1 <&3 | grep -q ' 200 '`;
 }
 
@@ -44,9 +54,11 @@ export class Qdrant extends pulumi.ComponentResource {
         const layout = CONTAINER_LAYOUT;
         const labels = serviceLabels(plan, "qdrant");
         const fileName = (path: string) => path.slice(layout.qdrant.configDirectory.length + 1);
+        const owner = `${QDRANT_OS_USER}:${QDRANT_OS_USER}`;
 
+        const tls = args.tls ? tlsFiles(layout.qdrant.configDirectory) : undefined;
         this.configFile = pulumi.secret(
-            pulumi.all([args.apiKey, args.readOnlyApiKey]).apply(([apiKey, readOnlyApiKey]) => renderQdrantConfig(qdrant, layout, { apiKey, readOnlyApiKey })),
+            pulumi.all([args.apiKey, args.readOnlyApiKey]).apply(([apiKey, readOnlyApiKey]) => renderQdrantConfig(qdrant, layout, { apiKey, readOnlyApiKey }, tls)),
         );
         this.volume = dataVolume(`${name}-storage`, qdrant.volumeName, qdrant.retainDataOnDestroy, labels, this);
         this.snapshotsVolume = dataVolume(`${name}-snapshots`, qdrant.snapshotsVolumeName, qdrant.retainDataOnDestroy, labels, this);
@@ -61,10 +73,16 @@ export class Qdrant extends pulumi.ComponentResource {
                 container: qdrant.containerName,
                 volume: this.configVolume.name,
                 image: image.imageId,
-                files: this.configFile.apply((content) => [{ name: fileName(layout.qdrant.configFile), content, mode: "0600", owner: `${QDRANT_OS_USER}:${QDRANT_OS_USER}` }]),
+                files: pulumi.all([this.configFile, tlsVolumeFiles(args.tls, owner)]).apply(([content, tlsVolume]) => [
+                    { name: fileName(layout.qdrant.configFile), content, mode: "0600", owner },
+                    ...tlsVolume,
+                ]),
                 live: {},
-                // Every change restarts Qdrant; the fingerprint names the change without showing the keys.
-                restart: this.configFile.apply((content) => ({ "config.yaml": createHash("sha256").update(content).digest("hex").slice(0, 16) })),
+                // Every change restarts Qdrant; the fingerprints name the change without showing the keys.
+                restart: pulumi.all([this.configFile, certificateFingerprint(args.tls)]).apply(([content, fingerprint]) => ({
+                    "config.yaml": createHash("sha256").update(content).digest("hex").slice(0, 16),
+                    ...fingerprint,
+                })),
                 access: { kind: "qdrant", stopSeconds: QDRANT_STOP_SECONDS },
             },
             { parent: this },
@@ -87,7 +105,7 @@ export class Qdrant extends pulumi.ComponentResource {
                 networksAdvanced: [{ name: args.network.name, aliases: [qdrant.hostname] }],
                 ports: [publishedPort(qdrant.httpPort, qdrant.publishHttp), publishedPort(qdrant.grpcPort, qdrant.publishGrpc)],
                 ...hardened(plan.containers, { memory: qdrant.memory, tmpfs: { "/tmp": "rw,mode=1777" } }),
-                healthcheck: healthcheck(["CMD", "bash", "-c", qdrantReadinessProbe(qdrant.httpPort)]),
+                healthcheck: healthcheck(["CMD", "bash", "-c", qdrantReadinessProbe(qdrant.httpPort, tls !== undefined)]),
                 restart: "unless-stopped",
                 wait: true,
                 waitTimeout: 180,

@@ -6,7 +6,9 @@ import * as pulumi from "@pulumi/pulumi";
 import { StackPlan } from "../config/plan";
 import { serviceLabels } from "../render/labels";
 import { CONTAINER_LAYOUT } from "../render/layout";
-import { redisLiveSettings, redisRestartSettings, renderRedisAcl, renderRedisConf } from "../render/redis";
+import { redisLiveSettings, redisRestartSettings, redisTlsDirectives, renderRedisAcl, renderRedisConf } from "../render/redis";
+import { tlsFiles } from "../render/tls";
+import { certificateFingerprint, ServerTlsMaterial, tlsVolumeFiles } from "./tls";
 import { RedisLogin } from "./credentials";
 import { ServerConfig } from "./live/serverConfig";
 import { configVolume, containerLabels, containerOptions, dataVolume, hardened, healthcheck, localImage, publishedPort } from "./docker";
@@ -20,6 +22,8 @@ export interface RedisArgs {
     network: docker.Network;
     logins: Readonly<Record<string, RedisLogin>>;
     dockerHost?: string;
+    /** TLS certificate and key (issue 11): the service port then speaks TLS only. */
+    tls?: ServerTlsMaterial;
 }
 
 export class Redis extends pulumi.ComponentResource {
@@ -40,7 +44,8 @@ export class Redis extends pulumi.ComponentResource {
         const fileName = (path: string) => path.slice(layout.redis.configDirectory.length + 1);
 
         const hashes = pulumi.all(Object.fromEntries(Object.entries(args.logins).map(([user, login]) => [user, login.hash])));
-        this.redisConf = renderRedisConf(redis, layout);
+        const tls = args.tls ? tlsFiles(layout.redis.configDirectory) : undefined;
+        this.redisConf = renderRedisConf(redis, layout, tls);
         this.usersAcl = pulumi.secret(hashes.apply((byUser) => renderRedisAcl(redis, byUser)));
         this.volume = dataVolume(`${name}-data`, redis.volumeName, redis.retainDataOnDestroy, labels, this);
         this.configVolume = configVolume(`${name}-config-volume`, redis.configVolumeName, redis.retainDataOnDestroy, labels, this);
@@ -55,18 +60,20 @@ export class Redis extends pulumi.ComponentResource {
                 container: redis.containerName,
                 volume: this.configVolume.name,
                 image: image.imageId,
-                files: pulumi.all([this.usersAcl, args.logins.healthcheck.password]).apply(([acl, healthcheckPassword]) => [
+                files: pulumi.all([this.usersAcl, args.logins.healthcheck.password, tlsVolumeFiles(args.tls, owner)]).apply(([acl, healthcheckPassword, tlsVolume]) => [
                     { name: fileName(layout.redis.configFile), content: this.redisConf, mode: "0644", owner },
                     { name: fileName(layout.redis.aclFile), content: acl, mode: "0600", owner },
                     // The healthcheck user may run PING and nothing else.
                     { name: fileName(passwordFile), content: healthcheckPassword, mode: "0600", owner },
+                    ...tlsVolume,
                 ]),
                 live: { ...redisLiveSettings(redis), ...aclSummary(plan) },
-                restart: redisRestartSettings(redis),
+                // Redis reads its certificate at start: a new one (or TLS switched) restarts it.
+                restart: certificateFingerprint(args.tls).apply((fingerprint) => ({ ...redisRestartSettings(redis), ...redisTlsDirectives(redis, tls), ...fingerprint })),
                 access: args.logins.admin.password.apply((adminPassword) => ({
                     kind: "redis" as const,
                     redis: {
-                        admin: { container: redis.containerName, port: redis.port, adminUser: "admin", adminPassword },
+                        admin: { container: redis.containerName, port: redis.port, adminUser: "admin", adminPassword, tlsCaFile: tls?.caFile },
                         stopSeconds: REDIS_STOP_SECONDS,
                         aclFile: fileName(layout.redis.aclFile),
                     },
@@ -95,7 +102,7 @@ export class Redis extends pulumi.ComponentResource {
                 healthcheck: healthcheck([
                     "CMD-SHELL",
                     // The password reaches redis-cli in its environment, not on a command line `ps` shows.
-                    `REDISCLI_AUTH="$(cat ${passwordFile})" redis-cli --no-auth-warning -p ${redis.port} --user healthcheck ping | grep -q PONG`,
+                    `REDISCLI_AUTH="$(cat ${passwordFile})" redis-cli --no-auth-warning${tls ? ` --tls --cacert ${tls.caFile}` : ""} -p ${redis.port} --user healthcheck ping | grep -q PONG`,
                 ]),
                 restart: "unless-stopped",
                 wait: true,

@@ -197,6 +197,8 @@ export const DEFAULT_CONFIG: StackConfig = {
         },
     },
     credentials: {},
+    // Off on a stack that publishes on the loopback address only; allowPublicBind needs it on.
+    tls: { enabled: false, inNetwork: false, caFile: "/etc/zentoria/ca.crt", extraNames: [], validityDays: 365 },
 };
 
 export interface Deviation {

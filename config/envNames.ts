@@ -27,6 +27,11 @@ export const redisClientUrlVariable = (client: string) => `REDIS_${client.toUppe
 export const redisClientMaxVariable = (client: string) => `REDIS_${client.toUpperCase()}_MAX_CONNECTIONS`;
 export const QUEUE_VARIABLES = ["QUEUE_BULL_REDIS_HOST", "QUEUE_BULL_REDIS_PORT", "QUEUE_BULL_REDIS_DB", "QUEUE_BULL_REDIS_USERNAME", "QUEUE_BULL_REDIS_PASSWORD"] as const;
 
+/** With TLS (issue 11): where every client finds the stack's CA; n8n's and Bull's own TLS switches. */
+export const TLS_CA_VARIABLES = ["ZENTORIA_CA_FILE", "PGSSLROOTCERT", "NODE_EXTRA_CA_CERTS"] as const;
+export const N8N_TLS_SUFFIXES = ["SSL_ENABLED", "SSL_CA", "SSL_REJECT_UNAUTHORIZED"] as const;
+export const QUEUE_TLS_VARIABLE = "QUEUE_BULL_REDIS_TLS";
+
 export const QDRANT_SERVICE_VARIABLES = [
     "QDRANT_URL",
     "QDRANT_HOST",
@@ -58,6 +63,9 @@ function serviceVariables(config: StackConfig, service: string): Variable[] {
     for (const [database, pool] of pools) {
         const key = `services.${service}.pools.${database}.env`;
         variables.push(...poolVariables(pool).map((name) => ({ name, key })));
+        if (pool.format === "n8n" && config.tls.enabled && config.tls.inNetwork) {
+            variables.push(...N8N_TLS_SUFFIXES.map((suffix) => ({ name: `${pool.env}_${suffix}`, key })));
+        }
     }
     const clients = Object.entries(config.redis.clients).filter(([, client]) => client.services.includes(service));
     if (clients.length > 0) {
@@ -69,12 +77,18 @@ function serviceVariables(config: StackConfig, service: string): Variable[] {
         }
         if (pools.some(([, pool]) => pool.format === "n8n")) {
             variables.push(...QUEUE_VARIABLES.map((name) => ({ name, key })));
+            if (config.tls.enabled) {
+                variables.push({ name: QUEUE_TLS_VARIABLE, key });
+            }
         }
     }
     if (config.qdrant.enabled && config.qdrant.services.includes(service)) {
         const key = "qdrant.services";
         variables.push(...QDRANT_SERVICE_VARIABLES.map((name) => ({ name, key })));
         variables.push(...Object.keys(config.qdrant.operations).flatMap((operation) => qdrantOperationVariables(operation).map((name) => ({ name, key }))));
+    }
+    if (config.tls.enabled) {
+        variables.push(...TLS_CA_VARIABLES.map((name) => ({ name, key: "tls.enabled" })));
     }
     return variables;
 }
@@ -93,6 +107,9 @@ function operatorVariables(config: StackConfig): Variable[] {
     variables.push({ name: redisUserUrlVariable("admin"), key: "redis" }, { name: redisUserUrlVariable("monitor"), key: "redis" });
     if (config.qdrant.enabled) {
         variables.push(...OPERATOR_QDRANT_VARIABLES.map((name) => ({ name, key: "qdrant.enabled" })));
+    }
+    if (config.tls.enabled) {
+        variables.push(...TLS_CA_VARIABLES.map((name) => ({ name, key: "tls.enabled" })));
     }
     return variables;
 }

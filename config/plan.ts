@@ -232,6 +232,16 @@ export interface MonitoringPlan {
     thresholds: Thresholds;
 }
 
+/** TLS of the published ports (and, with inNetwork, inside the network): issue 11. */
+export interface TlsPlan {
+    enabled: boolean;
+    inNetwork: boolean;
+    /** Where clients find the CA certificate. */
+    caFile: string;
+    extraNames: readonly string[];
+    validityDays: number;
+}
+
 export interface TimeoutsPlan {
     connectSeconds: number;
     querySeconds: number;
@@ -254,6 +264,7 @@ export interface StackPlanData {
     redis: RedisPlan;
     qdrant: QdrantPlan;
     monitoring: MonitoringPlan;
+    tls: TlsPlan;
     /** Credentials given in config (plaintext only inside the program; secrets in Pulumi). */
     providedCredentials: StackConfig["credentials"];
 }
@@ -496,6 +507,7 @@ export function buildPlan(config: StackConfig): StackPlan {
         redis: redisPlan(config),
         qdrant: qdrantPlan(config),
         monitoring: { enabled: config.monitoring.enabled, thresholds: { ...config.monitoring.thresholds } },
+        tls: { ...config.tls, extraNames: [...config.tls.extraNames].sort() },
         providedCredentials: config.credentials,
     };
     return deepFreeze(plan);

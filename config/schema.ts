@@ -339,6 +339,27 @@ export const monitoringSchema = z
     })
     .strict();
 
+// TLS (issue 11): the servers speak TLS with certificates from a CA the stack generates.
+// Required when ports are published beyond the Docker host (allowPublicBind).
+const tlsName = z
+    .string()
+    .refine((name) => isIPv4(name) || /^(?=.{1,253}$)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/.test(name), {
+        message: "must be a DNS name (lower case) or an IPv4 address",
+    });
+
+export const tlsSchema = z
+    .object({
+        enabled: z.boolean(),
+        // Also inside the stack's network: clients there must use TLS, PgBouncer verifies PostgreSQL.
+        inNetwork: z.boolean(),
+        // Where clients find the CA certificate (libpq's sslrootcert, PGSSLROOTCERT, NODE_EXTRA_CA_CERTS).
+        caFile: z.string().regex(/^\/[A-Za-z0-9_./-]{1,255}$/, "must be an absolute path of letters, digits, '_', '.', '/' or '-'"),
+        // More names the published ports are reached by (a DNS name of the Docker host, its other addresses).
+        extraNames: z.array(tlsName),
+        validityDays: z.number().int().min(30).max(3650),
+    })
+    .strict();
+
 export const stackConfigSchema = z
     .object({
         prefix: z.string().regex(/^[a-z][a-z0-9-]{0,30}[a-z0-9]$/, "must be 2-32 lower-case letters, digits or '-'"),
@@ -355,6 +376,7 @@ export const stackConfigSchema = z
         qdrant: qdrantSchema,
         monitoring: monitoringSchema,
         credentials: credentialsSchema,
+        tls: tlsSchema,
     })
     .strict();
 
@@ -362,3 +384,4 @@ export type StackConfig = z.infer<typeof stackConfigSchema>;
 export type RoleAccess = z.infer<typeof roleAccessSchema>;
 export type PoolMode = z.infer<typeof poolModeSchema>;
 export type Thresholds = z.infer<typeof thresholdsSchema>;
+export type TlsConfig = z.infer<typeof tlsSchema>;

@@ -121,6 +121,23 @@ function checkPorts(merged: Record<string, unknown>, problems: Problem[]): void 
             message: `${shown(bindAddress)} is not a loopback address; set zentoria:allowPublicBind to true to publish the data tier beyond this machine`,
         });
     }
+    checkTlsWhenPublic(merged, problems);
+}
+
+/** Issue 11: nothing is published beyond the Docker host in clear text. */
+function checkTlsWhenPublic(merged: Record<string, unknown>, problems: Problem[]): void {
+    const bindAddress = valueAt(merged, "bindAddress");
+    const tlsEnabled = valueAt(merged, "tls.enabled");
+    if (typeof bindAddress === "string" && !isLoopback(bindAddress) && valueAt(merged, "allowPublicBind") === true && tlsEnabled !== true) {
+        problems.push({
+            severity: "error",
+            key: "tls.enabled",
+            message: `must be true when the ports are published on ${shown(bindAddress)} (allowPublicBind): every published port speaks TLS`,
+        });
+    }
+    if (valueAt(merged, "tls.inNetwork") === true && tlsEnabled !== true) {
+        problems.push({ severity: "error", key: "tls.inNetwork", message: "needs tls.enabled: the servers speak TLS only when it is on" });
+    }
 }
 
 function reportDuplicates<T>(entries: Array<[string, T]>, what: string, problems: Problem[]): void {
@@ -184,11 +201,11 @@ function checkServices(config: StackConfig, problems: Problem[]): void {
                 message: `role "${service.role}" is a superuser; services must not pool superuser connections`,
             });
         }
-        if (["require", "verify-ca", "verify-full"].includes(service.sslmode)) {
+        if (["require", "verify-ca", "verify-full"].includes(service.sslmode) && !config.tls.enabled) {
             problems.push({
                 severity: "error",
                 key: `services.${serviceName}.sslmode`,
-                message: `"${service.sslmode}" needs TLS, and the data tier's servers run without it; use "disable" or "prefer"`,
+                message: `"${service.sslmode}" needs TLS, and the data tier's servers run without it (tls.enabled is false); use "disable" or "prefer"`,
             });
         }
         if (Object.values(service.pools).filter((pool) => pool.format === "n8n").length > 1) {
@@ -422,14 +439,14 @@ function checkThresholds(config: StackConfig, problems: Problem[]): void {
 
 const CROSS_CHECKS: ReadonlyArray<{ needs: readonly Section[]; run: (config: StackConfig, problems: Problem[]) => void }> = [
     { needs: ["roles", "databases", "pgbouncer"], run: checkRolesAndDatabases },
-    { needs: ["services", "roles", "databases"], run: checkServices },
+    { needs: ["services", "roles", "databases", "tls"], run: checkServices },
     { needs: ["redis", "services", "qdrant"], run: checkRedis },
     { needs: ["credentials", "roles", "redis"], run: checkCredentials },
     { needs: ["postgres", "databases"], run: checkPostgres },
     { needs: ["postgres", "timeouts"], run: checkPostgresBounds },
     { needs: ["redis"], run: checkRedisBounds },
     { needs: ["prefix", "postgres", "pgbouncer", "redis", "qdrant"], run: checkHostNames },
-    { needs: ["services", "redis", "qdrant", "roles", "databases"], run: checkEnvNames },
+    { needs: ["services", "redis", "qdrant", "roles", "databases", "tls"], run: checkEnvNames },
     { needs: ["pgbouncer"], run: checkPgbouncerVersion },
     { needs: ["pgbouncer"], run: checkPoolMode },
     { needs: ["monitoring"], run: checkThresholds },

@@ -2,6 +2,7 @@
 // build the stack outputs (in-network host names) and the URLs the tests use (published ports).
 import {
     directVariable,
+    N8N_TLS_SUFFIXES,
     N8N_TYPE_VARIABLE,
     n8nDirectVariable,
     poolMaxVariable,
@@ -10,7 +11,9 @@ import {
     redisClientMaxVariable,
     redisClientUrlVariable,
     redisUserUrlVariable,
+    QUEUE_TLS_VARIABLE,
     statsUrlVariable,
+    TLS_CA_VARIABLES,
 } from "../config/envNames";
 import { PoolPlan, ServicePlan, StackPlan } from "../config/plan";
 import { MAINTENANCE_DATABASE } from "../config/validate";
@@ -36,6 +39,19 @@ export interface Endpoints {
     pgbouncer: HostPort;
     redis: HostPort;
     qdrant: { host: string; httpPort: number; grpcPort: number };
+    /** Which servers these clients reach over TLS (issue 11); absent: none. */
+    tls?: EndpointTls;
+}
+
+export interface EndpointTls {
+    /** PostgreSQL and PgBouncer: verify-full with the stack's CA. */
+    postgres: boolean;
+    /** rediss:// (Redis speaks TLS only when it speaks it at all). */
+    redis: boolean;
+    /** https:// (likewise). */
+    qdrant: boolean;
+    /** Where the clients find the CA certificate (tls.caFile). */
+    caFile: string;
 }
 
 /** How services on the stack's Docker network reach the servers (section 2.4's host names). */
@@ -45,6 +61,8 @@ export function networkEndpoints(plan: StackPlan): Endpoints {
         pgbouncer: { host: plan.pgbouncer.hostname, port: plan.pgbouncer.port },
         redis: { host: plan.redis.hostname, port: plan.redis.port },
         qdrant: { host: plan.qdrant.hostname, httpPort: plan.qdrant.httpPort, grpcPort: plan.qdrant.grpcPort },
+        // On the network PostgreSQL and PgBouncer take plain text too unless tls.inNetwork.
+        tls: plan.tls.enabled ? { postgres: plan.tls.inNetwork, redis: true, qdrant: true, caFile: plan.tls.caFile } : undefined,
     };
 }
 
@@ -64,6 +82,7 @@ export function publishedEndpoints(plan: StackPlan): Endpoints {
         pgbouncer: { host, port: plan.pgbouncer.publish.port },
         redis: { host, port: plan.redis.publish.port },
         qdrant: { host, httpPort: plan.qdrant.publishHttp.port, grpcPort: plan.qdrant.publishGrpc.port },
+        tls: plan.tls.enabled ? { postgres: true, redis: true, qdrant: true, caFile: plan.tls.caFile } : undefined,
     };
 }
 
@@ -88,8 +107,8 @@ export function postgresUrl(parts: PostgresUrlParts): string {
     );
 }
 
-export function redisUrl(user: string, password: string, endpoint: HostPort, database: number): string {
-    return `redis://${urlUserinfo(user)}:${urlUserinfo(password)}@${hostInUrl(endpoint.host)}:${endpoint.port}/${database}`;
+export function redisUrl(user: string, password: string, endpoint: HostPort, database: number, tls = false): string {
+    return `${tls ? "rediss" : "redis"}://${urlUserinfo(user)}:${urlUserinfo(password)}@${hostInUrl(endpoint.host)}:${endpoint.port}/${database}`;
 }
 
 function requireCredential(credentials: Readonly<Record<string, string>>, name: string, what: string): string {
@@ -114,15 +133,29 @@ function pgbouncerKeepsPreparedStatements(plan: StackPlan): boolean {
  * not keep prepared statements, SQLAlchemy must not cache them across transaction-pooled server
  * connections (pitfall 6; README: Outputs has what else such a PgBouncer needs).
  */
-function poolParams(plan: StackPlan, service: ServicePlan, pooled: boolean): Array<[string, string | number]> {
+function poolParams(plan: StackPlan, service: ServicePlan, pooled: boolean, tls?: EndpointTls): Array<[string, string | number]> {
     if (service.driver === "asyncpg") {
-        return pooled && !pgbouncerKeepsPreparedStatements(plan) ? [["prepared_statement_cache_size", 0]] : [];
+        // asyncpg's own `ssl` mode (SQLAlchemy passes it through); it finds the CA in PGSSLROOTCERT.
+        const ssl: Array<[string, string]> = tls?.postgres ? [["ssl", "verify-full"]] : [];
+        const noStatementCache: Array<[string, number]> = pooled && !pgbouncerKeepsPreparedStatements(plan) ? [["prepared_statement_cache_size", 0]] : [];
+        return [...noStatementCache, ...ssl];
     }
-    return [
-        ["sslmode", service.sslmode],
-        ["connect_timeout", plan.timeouts.connectSeconds],
-        ["application_name", service.name],
-    ];
+    return [...sslParams(service.sslmode, tls), ["connect_timeout", plan.timeouts.connectSeconds], ["application_name", service.name]];
+}
+
+/** libpq's sslmode: verify-full with the stack's CA where the server requires TLS (issue 11). */
+function sslParams(sslmode: string, tls?: EndpointTls): Array<[string, string]> {
+    const mode = tls?.postgres ? "verify-full" : sslmode;
+    return mode.startsWith("verify-") && tls ? [["sslmode", mode], ["sslrootcert", tls.caFile]] : [["sslmode", mode]];
+}
+
+/** Variables that tell every client where the stack's CA certificate is (issue 11). */
+function caFileEnv(tls?: EndpointTls): Array<[string, string]> {
+    if (!tls) {
+        return [];
+    }
+    // libpq and asyncpg read PGSSLROOTCERT; Node.js adds NODE_EXTRA_CA_CERTS to its trusted CAs at start.
+    return TLS_CA_VARIABLES.map((name): [string, string] => [name, tls.caFile]);
 }
 
 export interface PoolUrls {
@@ -141,8 +174,8 @@ export function poolUrls(plan: StackPlan, credentials: Credentials, endpoints: E
     const scheme = service.driver === "asyncpg" ? "postgresql+asyncpg" : "postgresql";
     const common = { scheme, user: pool.role, password } as const;
     return {
-        pooled: postgresUrl({ ...common, endpoint: endpoints.pgbouncer, database: pool.alias, params: poolParams(plan, service, true) }),
-        direct: postgresUrl({ ...common, endpoint: endpoints.postgres, database: pool.database, params: poolParams(plan, service, false) }),
+        pooled: postgresUrl({ ...common, endpoint: endpoints.pgbouncer, database: pool.alias, params: poolParams(plan, service, true, endpoints.tls) }),
+        direct: postgresUrl({ ...common, endpoint: endpoints.postgres, database: pool.database, params: poolParams(plan, service, false, endpoints.tls) }),
     };
 }
 
@@ -158,7 +191,17 @@ function n8nPoolEnv(plan: StackPlan, credentials: Credentials, endpoints: Endpoi
         [`${pool.env}_POOL_SIZE`, pool.maxClientConnections],
         [`${pool.env}_CONNECTION_TIMEOUT`, plan.timeouts.connectSeconds * 1000],
         [n8nDirectVariable(pool.env), urls.direct],
+        ...n8nTlsEnv(endpoints, pool),
     ];
+}
+
+/** n8n's TLS variables where PostgreSQL requires TLS: the CA file, and the server's certificate checked against it. */
+function n8nTlsEnv(endpoints: Endpoints, pool: PoolPlan): Array<[string, string]> {
+    if (!endpoints.tls?.postgres) {
+        return [];
+    }
+    const values: Record<(typeof N8N_TLS_SUFFIXES)[number], string> = { SSL_ENABLED: "true", SSL_CA: endpoints.tls.caFile, SSL_REJECT_UNAUTHORIZED: "true" };
+    return N8N_TLS_SUFFIXES.map((suffix): [string, string] => [`${pool.env}_${suffix}`, values[suffix]]);
 }
 
 function postgresEnv(plan: StackPlan, credentials: Credentials, endpoints: Endpoints, service: ServicePlan): Array<[string, string | number]> {
@@ -191,7 +234,7 @@ function redisEnv(plan: StackPlan, credentials: Credentials, endpoints: Endpoint
     for (const client of clients) {
         const password = requireCredential(credentials.redis, client.user, "Redis");
         env.push(
-            [redisClientUrlVariable(client.name), redisUrl(client.user, password, endpoints.redis, client.database)],
+            [redisClientUrlVariable(client.name), redisUrl(client.user, password, endpoints.redis, client.database, endpoints.tls?.redis)],
             [redisClientMaxVariable(client.name), client.maxConnections],
         );
     }
@@ -205,6 +248,9 @@ function redisEnv(plan: StackPlan, credentials: Credentials, endpoints: Endpoint
             ["QUEUE_BULL_REDIS_USERNAME", queue.user],
             ["QUEUE_BULL_REDIS_PASSWORD", requireCredential(credentials.redis, queue.user, "Redis")],
         );
+        if (endpoints.tls?.redis) {
+            env.push([QUEUE_TLS_VARIABLE, "true"]);
+        }
     }
     return env;
 }
@@ -215,7 +261,7 @@ function qdrantEnv(plan: StackPlan, credentials: Credentials, endpoints: Endpoin
     }
     const { host, httpPort, grpcPort } = endpoints.qdrant;
     const env: Array<[string, string | number]> = [
-        ["QDRANT_URL", `http://${hostInUrl(host)}:${httpPort}`],
+        ["QDRANT_URL", qdrantUrl(host, httpPort, endpoints.tls)],
         ["QDRANT_HOST", host],
         ["QDRANT_PORT", httpPort],
         ["QDRANT_GRPC_PORT", grpcPort],
@@ -230,7 +276,11 @@ function qdrantEnv(plan: StackPlan, credentials: Credentials, endpoints: Endpoin
     return env;
 }
 
-/** A service's variables, in a stable order: PostgreSQL, Redis, Qdrant. */
+function qdrantUrl(host: string, port: number, tls?: EndpointTls): string {
+    return `${tls?.qdrant ? "https" : "http"}://${hostInUrl(host)}:${port}`;
+}
+
+/** A service's variables, in a stable order: PostgreSQL, Redis, Qdrant, then the CA file's. */
 export function serviceEnv(plan: StackPlan, credentials: Credentials, endpoints: Endpoints, serviceName: string): Array<[string, string | number]> {
     const service = plan.services.find((candidate) => candidate.name === serviceName);
     if (!service) {
@@ -240,41 +290,43 @@ export function serviceEnv(plan: StackPlan, credentials: Credentials, endpoints:
         ...postgresEnv(plan, credentials, endpoints, service),
         ...redisEnv(plan, credentials, endpoints, service),
         ...qdrantEnv(plan, credentials, endpoints, service),
+        ...caFileEnv(endpoints.tls),
     ];
 }
 
-/** An operator's libpq URL (psql, exporters): libpq falls back to plain text with prefer. */
-function consoleUrl(user: string, password: string, endpoint: HostPort, database: string): string {
-    return postgresUrl({ scheme: "postgresql", user, password, endpoint, database, params: [["sslmode", "prefer"]] });
+/** An operator's libpq URL (psql, exporters): libpq falls back to plain text with prefer, verifies the server with TLS. */
+function consoleUrl(user: string, password: string, endpoint: HostPort, database: string, tls?: EndpointTls): string {
+    return postgresUrl({ scheme: "postgresql", user, password, endpoint, database, params: sslParams("prefer", tls) });
 }
 
 /** Operators' variables: admin consoles and superuser access for sections 5 and 6.3. */
 export function operatorEnv(plan: StackPlan, credentials: Credentials, endpoints: Endpoints): Array<[string, string | number]> {
     const superuser = plan.postgres.superuser;
     const env: Array<[string, string | number]> = [
-        ["POSTGRES_SUPERUSER_URL", consoleUrl(superuser, requireCredential(credentials.postgres, superuser, "PostgreSQL"), endpoints.postgres, "postgres")],
-        ["PGBOUNCER_ADMIN_URL", consoleUrl(plan.pgbouncer.adminUser, credentials.pgbouncerAdmin, endpoints.pgbouncer, "pgbouncer")],
+        ["POSTGRES_SUPERUSER_URL", consoleUrl(superuser, requireCredential(credentials.postgres, superuser, "PostgreSQL"), endpoints.postgres, "postgres", endpoints.tls)],
+        ["PGBOUNCER_ADMIN_URL", consoleUrl(plan.pgbouncer.adminUser, credentials.pgbouncerAdmin, endpoints.pgbouncer, "pgbouncer", endpoints.tls)],
     ];
     for (const statsUser of plan.pgbouncer.statsUsers) {
         const password = requireCredential(credentials.postgres, statsUser, "PostgreSQL");
-        env.push([statsUrlVariable(statsUser), consoleUrl(statsUser, password, endpoints.pgbouncer, "pgbouncer")]);
+        env.push([statsUrlVariable(statsUser), consoleUrl(statsUser, password, endpoints.pgbouncer, "pgbouncer", endpoints.tls)]);
     }
     for (const role of plan.roles.filter((candidate) => candidate.access === "readonly")) {
         const password = requireCredential(credentials.postgres, role.name, "PostgreSQL");
         for (const database of plan.databases) {
-            env.push([readonlyUrlVariable(role.name, database.name), consoleUrl(role.name, password, endpoints.postgres, database.name)]);
+            env.push([readonlyUrlVariable(role.name, database.name), consoleUrl(role.name, password, endpoints.postgres, database.name, endpoints.tls)]);
         }
     }
     for (const user of plan.redis.users.filter((candidate) => candidate.kind === "admin" || candidate.kind === "monitor")) {
-        env.push([redisUserUrlVariable(user.name), redisUrl(user.name, requireCredential(credentials.redis, user.name, "Redis"), endpoints.redis, 0)]);
+        env.push([redisUserUrlVariable(user.name), redisUrl(user.name, requireCredential(credentials.redis, user.name, "Redis"), endpoints.redis, 0, endpoints.tls?.redis)]);
     }
     if (plan.qdrant.enabled) {
         env.push(
-            ["QDRANT_URL", `http://${hostInUrl(endpoints.qdrant.host)}:${endpoints.qdrant.httpPort}`],
+            ["QDRANT_URL", qdrantUrl(endpoints.qdrant.host, endpoints.qdrant.httpPort, endpoints.tls)],
             ["QDRANT_API_KEY", credentials.qdrantApiKey],
             ["QDRANT_READ_ONLY_API_KEY", credentials.qdrantReadOnlyApiKey],
         );
     }
+    env.push(...caFileEnv(endpoints.tls));
     return env;
 }
 
@@ -334,14 +386,14 @@ export function connectionStrings(plan: StackPlan, credentials: Credentials, end
     }
     const redis: Record<string, string> = {};
     for (const client of plan.redis.clients) {
-        redis[client.name] = redisUrl(client.user, requireCredential(credentials.redis, client.user, "Redis"), endpoints.redis, client.database);
+        redis[client.name] = redisUrl(client.user, requireCredential(credentials.redis, client.user, "Redis"), endpoints.redis, client.database, endpoints.tls?.redis);
     }
     return {
         postgres,
         redis,
         qdrant: plan.qdrant.enabled
             ? {
-                  url: `http://${hostInUrl(endpoints.qdrant.host)}:${endpoints.qdrant.httpPort}`,
+                  url: qdrantUrl(endpoints.qdrant.host, endpoints.qdrant.httpPort, endpoints.tls),
                   grpcPort: endpoints.qdrant.grpcPort,
                   apiKey: credentials.qdrantApiKey,
                   readOnlyApiKey: credentials.qdrantReadOnlyApiKey,
@@ -353,6 +405,7 @@ export function connectionStrings(plan: StackPlan, credentials: Credentials, end
             password: credentials.pgbouncerAdmin,
             endpoint: endpoints.pgbouncer,
             database: "pgbouncer",
+            params: endpoints.tls?.postgres ? sslParams("verify-full", endpoints.tls) : undefined,
         }),
         ...operatorStrings(plan, credentials, endpoints),
     };

@@ -4,6 +4,7 @@ import { StackPlan } from "../config/plan";
 import { renderedHeader } from "./header";
 import { CONTAINER_LAYOUT, ServerLayout } from "./layout";
 import { pgbouncerConnstrValue, pgbouncerKey, pgbouncerList, pgbouncerValue, RenderError, userlistField } from "./quote";
+import { tlsFiles, tlsUse } from "./tls";
 
 function databaseEntries(plan: StackPlan, layout: ServerLayout): Array<[string, string]> {
     return [...plan.pools]
@@ -67,7 +68,66 @@ function settings(plan: StackPlan, layout: ServerLayout): Array<[string, string 
     if (pgbouncer.maxPreparedStatements !== undefined) {
         entries.push(["max_prepared_statements", pgbouncer.maxPreparedStatements]);
     }
-    return entries.sort(([a], [b]) => a.localeCompare(b));
+    return overrideTls(entries, plan, layout).sort(([a], [b]) => a.localeCompare(b));
+}
+
+/** PgBouncer's HBA file, next to pgbouncer.ini (used only with TLS: it tells TLS from plain text by source). */
+export const PGBOUNCER_HBA_FILE_NAME = "pgbouncer_hba.conf";
+
+/**
+ * TLS (issue 11): the client side speaks TLS; an HBA file requires it from beyond the Docker
+ * host (and on the network with tls.inNetwork). The server side to PostgreSQL verifies the
+ * server's certificate with tls.inNetwork, and stays PgBouncer's default (prefer) otherwise.
+ */
+function overrideTls(entries: Array<[string, string | number]>, plan: StackPlan, layout: ServerLayout): Array<[string, string | number]> {
+    const tls = tlsUse(plan);
+    if (!tls.servers) {
+        return entries;
+    }
+    const files = tlsFiles(layout.pgbouncer.configDirectory);
+    const tlsEntries: Array<[string, string | number]> = [
+        ["auth_type", "hba"],
+        ["auth_hba_file", `${layout.pgbouncer.configDirectory}/${PGBOUNCER_HBA_FILE_NAME}`],
+        ["client_tls_sslmode", tls.inNetwork ? "require" : "prefer"],
+        ["client_tls_cert_file", files.certificateFile],
+        ["client_tls_key_file", files.keyFile],
+        ["client_tls_protocols", "secure"],
+    ];
+    if (tls.inNetwork) {
+        tlsEntries.push(["server_tls_sslmode", "verify-full"], ["server_tls_ca_file", files.caFile]);
+    }
+    const replaced = new Set(tlsEntries.map(([key]) => key));
+    return [...entries.filter(([key]) => !replaced.has(key)), ...tlsEntries];
+}
+
+/** PgBouncer's hba file (TLS only): the same addresses as pg_hba.conf's, by whether TLS is required. */
+export function renderPgbouncerHba(plan: StackPlan, network: { subnet: string; gateway: string }): string {
+    const tls = tlsUse(plan);
+    const field = (value: string) => {
+        if (!/^[0-9a-f.:/]+$/.test(value)) {
+            throw new RenderError(PGBOUNCER_HBA_FILE_NAME, "address", "cannot be written unquoted", value);
+        }
+        return value;
+    };
+    const lines = [
+        renderedHeader("#", PGBOUNCER_HBA_FILE_NAME),
+        "# PgBouncer's own tools in its container (healthcheck, the live-change console)\n",
+        "host  all  all  127.0.0.1/32  scram-sha-256\n",
+        ...(tls.published
+            ? [
+                  "# plain text from the gateway: published-port connections arrive from there too (Docker's masquerade, its userland proxy)\n",
+                  `hostnossl  all  all  ${field(network.gateway)}/32  reject\n`,
+              ]
+            : []),
+        `# the stack's network (and the Docker host through its gateway)${tls.inNetwork ? ", TLS only" : ""}\n`,
+        `${tls.inNetwork ? "hostssl" : "host"}  all  all  ${field(network.subnet)}  scram-sha-256\n`,
+    ];
+    if (tls.published) {
+        // listen_addr is IPv4 (0.0.0.0): no IPv6 client reaches PgBouncer.
+        lines.push("# through the published port from beyond the Docker host: TLS only\n", "hostssl  all  all  0.0.0.0/0  scram-sha-256\n");
+    }
+    lines.push("# everything else\n", "host  all  all  0.0.0.0/0  reject\n");
+    return lines.join("");
 }
 
 export function renderPgbouncerIni(plan: StackPlan, layout: ServerLayout): string {

@@ -4,6 +4,7 @@ import { MAINTENANCE_DATABASE } from "../config/validate";
 import { renderedHeader } from "./header";
 import { ServerLayout } from "./layout";
 import { postgresConfName, postgresConfValue, RenderError } from "./quote";
+import { tlsFiles, tlsUse } from "./tls";
 
 export type PostgresSettingValue = string | number | boolean;
 export type PostgresSetting = readonly [string, PostgresSettingValue];
@@ -24,6 +25,21 @@ function programSettings(plan: StackPlan, layout: ServerLayout): PostgresSetting
         // Section 6.1's idle timeout; statement_timeout is set per role (section 6.1's query
         // timeout) so that the superuser's maintenance is not cut off.
         ["idle_in_transaction_session_timeout", `${plan.timeouts.idleSeconds}s`],
+        ...tlsSettings(plan, layout),
+    ];
+}
+
+/** TLS (issue 11): the certificate and key on the config volume; all reloadable. */
+function tlsSettings(plan: StackPlan, layout: ServerLayout): PostgresSetting[] {
+    if (!plan.tls.enabled) {
+        return [];
+    }
+    const files = tlsFiles(layout.postgres.configDirectory);
+    return [
+        ["ssl", true],
+        ["ssl_cert_file", files.certificateFile],
+        ["ssl_key_file", files.keyFile],
+        ["ssl_min_protocol_version", "TLSv1.2"],
     ];
 }
 
@@ -82,7 +98,7 @@ export interface NetworkAddresses {
 }
 
 export interface HbaRule {
-    type: "local" | "host" | "hostssl";
+    type: "local" | "host" | "hostssl" | "hostnossl";
     databases: readonly string[];
     users: readonly string[];
     /** CIDR; absent for local rules. */
@@ -118,11 +134,15 @@ const hostCidr = (address: string) => (address.includes(":") ? `${address}/128` 
  */
 export function hbaRules(plan: StackPlan, network: NetworkAddresses): HbaRule[] {
     const superuser = plan.postgres.superuser;
+    const tls = tlsUse(plan);
+    // TLS (issue 11): on the network only with tls.inNetwork; from beyond the host always.
+    const networkType = tls.inNetwork ? "hostssl" : "host";
     const rules: HbaRule[] = [
         { type: "local", databases: ["all"], users: [superuser], method: `peer map=${IDENT_MAP}`, comment: "the superuser, from inside the container (docker exec)" },
         { type: "local", databases: ["all"], users: ["all"], method: "reject", comment: "nobody else over the socket" },
+        ...gatewayPlainTextReject(plan, network),
         {
-            type: "host",
+            type: networkType,
             databases: ["all"],
             users: [superuser],
             address: hostCidr(network.gateway),
@@ -130,17 +150,43 @@ export function hbaRules(plan: StackPlan, network: NetworkAddresses): HbaRule[] 
             comment: "the superuser from the Docker host (the Pulumi provider, operators)",
         },
     ];
-    for (const [role, databases] of databasesByRole(plan)) {
-        if (role === superuser) {
-            continue;
+    const byRole = [...databasesByRole(plan)].filter(([role]) => role !== superuser);
+    for (const [role, databases] of byRole) {
+        rules.push({ type: networkType, databases, users: [role], address: network.subnet, method: "scram-sha-256", comment: `${role}: its databases only` });
+    }
+    if (tls.published) {
+        for (const [role, databases] of byRole) {
+            for (const anywhere of ["0.0.0.0/0", "::/0"]) {
+                rules.push({ type: "hostssl", databases, users: [role], address: anywhere, method: "scram-sha-256", comment: `${role}: its databases through the published port, TLS only` });
+            }
         }
-        rules.push({ type: "host", databases, users: [role], address: network.subnet, method: "scram-sha-256", comment: `${role}: its databases only` });
     }
     rules.push(
         { type: "host", databases: ["all"], users: ["all"], address: "0.0.0.0/0", method: "reject", comment: "everything else" },
         { type: "host", databases: ["all"], users: ["all"], address: "::/0", method: "reject", comment: "everything else" },
     );
     return rules;
+}
+
+/**
+ * With ports published beyond the host, connections to them can reach the container from the
+ * network's gateway: Docker masquerades the host's own connections to its public address, and
+ * its userland proxy forwards from there. So the gateway must use TLS like everyone outside.
+ */
+export function gatewayPlainTextReject(plan: StackPlan, network: NetworkAddresses): HbaRule[] {
+    if (!tlsUse(plan).published) {
+        return [];
+    }
+    return [
+        {
+            type: "hostnossl",
+            databases: ["all"],
+            users: ["all"],
+            address: hostCidr(network.gateway),
+            method: "reject",
+            comment: "plain text from the gateway: published-port connections arrive from there too",
+        },
+    ];
 }
 
 function hbaField(value: string, where: string): string {

@@ -4,6 +4,7 @@ import { QdrantPlan } from "../config/plan";
 import { renderedHeader } from "./header";
 import { ServerLayout } from "./layout";
 import { qdrantKey, RenderError } from "./quote";
+import { TlsFiles } from "./tls";
 
 export interface QdrantKeys {
     apiKey: string;
@@ -17,9 +18,11 @@ function tcpPort(port: number, what: string): number {
     return port;
 }
 
-export function renderQdrantConfig(qdrant: QdrantPlan, layout: ServerLayout, keys: QdrantKeys): string {
-    const document = {
+export function renderQdrantConfig(qdrant: QdrantPlan, layout: ServerLayout, keys: QdrantKeys, tls?: TlsFiles): string {
+    const document: Record<string, unknown> = {
         service: {
+            // TLS (issue 11): HTTPS and gRPC over TLS on both ports, no client certificates.
+            ...(tls ? { enable_tls: true, verify_https_client_certificate: false } : {}),
             api_key: qdrantKey(keys.apiKey, "api_key"),
             grpc_port: tcpPort(qdrant.grpcPort, "grpc_port"),
             host: layout.listenAddress,
@@ -32,5 +35,8 @@ export function renderQdrantConfig(qdrant: QdrantPlan, layout: ServerLayout, key
         },
         telemetry_disabled: true,
     };
+    if (tls) {
+        document.tls = { cert: tls.certificateFile, key: tls.keyFile, ca_cert: tls.caFile };
+    }
     return renderedHeader("#", "config.yaml") + YAML.stringify(document, { sortMapEntries: true, defaultStringType: "QUOTE_DOUBLE", defaultKeyType: "PLAIN" });
 }

@@ -5,6 +5,7 @@ import { RedisClientPlan, RedisPlan, RedisUserPlan } from "../config/plan";
 import { renderedHeader } from "./header";
 import { ServerLayout } from "./layout";
 import { redisArg, redisWord, RenderError } from "./quote";
+import { TlsFiles } from "./tls";
 
 export type RedisSettingValue = string | number;
 
@@ -31,10 +32,29 @@ export function redisRestartSettings(redis: RedisPlan): Record<string, RedisSett
     return { databases: redis.databases };
 }
 
-export function renderRedisConf(redis: RedisPlan, layout: ServerLayout): string {
+/**
+ * TLS (issue 11): the service port speaks TLS only (`port 0` closes the plain one); clients
+ * authenticate with their ACL users, not certificates. A change restarts Redis.
+ */
+export function redisTlsDirectives(redis: RedisPlan, tls: TlsFiles | undefined): Record<string, RedisSettingValue> {
+    if (!tls) {
+        return {};
+    }
+    return {
+        "tls-port": redis.port,
+        "tls-cert-file": tls.certificateFile,
+        "tls-key-file": tls.keyFile,
+        "tls-ca-cert-file": tls.caFile,
+        "tls-auth-clients": "no",
+        "tls-protocols": "TLSv1.2 TLSv1.3",
+    };
+}
+
+export function renderRedisConf(redis: RedisPlan, layout: ServerLayout, tls?: TlsFiles): string {
     const directives: Array<[string, ...RedisSettingValue[]]> = [
         ["bind", layout.listenAddress],
-        ["port", redis.port],
+        ["port", tls ? 0 : redis.port],
+        ...Object.entries(redisTlsDirectives(redis, tls)).map(([name, value]): [string, RedisSettingValue] => [name, value]),
         ["protected-mode", "yes"],
         ["dir", layout.redis.dataDirectory],
         ["aclfile", layout.redis.aclFile],

@@ -110,6 +110,12 @@ export async function applyPgbouncer(context: ChangeContext, access: PgbouncerAc
         return;
     }
     await reloadPgbouncer(access.console, context.dockerHost);
+    // TLS to PostgreSQL changed (issue 11): server connections opened under the old settings are
+    // closed as they are released, so none stays plain until server_lifetime ends it.
+    if (changedKeys(context.oldLive, context.newLive).some((key) => key.startsWith("server_tls_"))) {
+        await pgbouncerCommand(access.console, "RECONNECT", context.dockerHost);
+        context.log(`${context.container}: RECONNECT (TLS to PostgreSQL changed)`);
+    }
     for (const role of rotated) {
         const login = access.logins[role];
         await pgbouncerLogin(access.console, role, login.password, login.database, context.dockerHost);

@@ -22,6 +22,8 @@ export interface RedisAdminAccess {
     port: number;
     adminUser: string;
     adminPassword: string;
+    /** The CA file in the container when Redis speaks TLS only (issue 11). */
+    tlsCaFile?: string;
 }
 
 function failed(what: string, result: DockerResult): Error {
@@ -108,7 +110,7 @@ export async function redisCommand(access: RedisAdminAccess, argv: readonly stri
         access.container,
         "REDISCLI_AUTH",
         access.adminPassword,
-        ["redis-cli", "--no-auth-warning", "-p", String(access.port), "--user", access.adminUser, ...argv],
+        ["redis-cli", "--no-auth-warning", ...(access.tlsCaFile ? ["--tls", "--cacert", access.tlsCaFile] : []), "-p", String(access.port), "--user", access.adminUser, ...argv],
         { dockerHost, timeoutMs: 60_000 },
     );
     // redis-cli exits 0 on server errors too; they start with "(error)" or "ERR" in raw output.

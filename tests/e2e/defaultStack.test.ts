@@ -3,6 +3,7 @@
 // and Redis 8 stand-ins. One deployment, checked section by section.
 import { useDefaultStack } from "./support/defaultStack";
 import { describeInNetwork } from "./sections/inNetwork";
+import { describeAttacks } from "./sections/attacks";
 import { ChangeResult, describeLiveChanges } from "./sections/liveChanges";
 import { describeOperations } from "./sections/operations";
 
@@ -12,6 +13,7 @@ const stack = useDefaultStack();
 
 describe("on the stack's network, with the default host names (issues 11, 16)", () => describeInNetwork(stack));
 describe("operating the stack: npm run status (issue 17)", () => describeOperations(stack));
+describe("attacks on the default stack: each must be refused (issue 11)", () => describeAttacks(stack));
 
 const changes: ChangeResult[] = [];
 describe("changes under load: reload, don't replace (issue 13)", () => describeLiveChanges(stack, changes));

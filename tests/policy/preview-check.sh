@@ -133,7 +133,7 @@ check() {
 
 PROGRAM="$WORK/program"
 copy_program "$ROOT" "$PROGRAM"
-derive_stack "$PROGRAM" dev dev-public "zentoria:bindAddress=\"0.0.0.0\"" "zentoria:allowPublicBind=true"
+derive_stack "$PROGRAM" dev dev-public "zentoria:bindAddress=\"0.0.0.0\"" "zentoria:allowPublicBind=true" "zentoria:tls.enabled=true"
 derive_stack "$PROGRAM" dev dev-volatile "zentoria:redis.retainDataOnDestroy=false"
 FIXTURE="$WORK/fixture"
 copy_program "$ROOT/tests/policy/fixtures/violating" "$FIXTURE"

@@ -202,7 +202,7 @@ describe("the stack's exceptions reach the policies through the program's labels
     });
 
     test("zentoria:bindAddress 0.0.0.0 with zentoria:allowPublicBind: true labels every container and passes; without the labels every port fails", async () => {
-        const config = { ...dev, "zentoria:bindAddress": "0.0.0.0", "zentoria:allowPublicBind": true };
+        const config = { ...dev, "zentoria:bindAddress": "0.0.0.0", "zentoria:allowPublicBind": true, "zentoria:tls": { enabled: true } };
         const { registrations, exports } = await register(config);
         const containers = registrations.filter((registration) => registration.type === TYPES.container);
         expect(containers.map((container) => labelOf(container, LABEL.publicBind))).toEqual(["0.0.0.0", "0.0.0.0", "0.0.0.0", "0.0.0.0"]);

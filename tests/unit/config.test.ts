@@ -172,11 +172,23 @@ describe("bad input is refused with the key and the reason", () => {
 
     test("a public address without the explicit opt-in", () => {
         expect(errorFor({ bindAddress: "0.0.0.0" }, "bindAddress")).toMatch(/allowPublicBind/);
-        expect(errorKeys({ bindAddress: "0.0.0.0", allowPublicBind: true })).toEqual([]);
+        expect(errorKeys({ bindAddress: "0.0.0.0", allowPublicBind: true, tls: { enabled: true } })).toEqual([]);
+    });
+
+    test("a public address without TLS: one line naming tls.enabled (issue 11)", () => {
+        expect(errorKeys({ bindAddress: "0.0.0.0", allowPublicBind: true })).toEqual(["tls.enabled"]);
+        expect(errorFor({ bindAddress: "172.17.0.1", allowPublicBind: true }, "tls.enabled")).toBe(
+            "must be true when the ports are published on 172.17.0.1 (allowPublicBind): every published port speaks TLS",
+        );
+        expect(errorFor({ tls: { inNetwork: true } }, "tls.inNetwork")).toMatch(/needs tls.enabled/);
+        expect(errorKeys({ bindAddress: "127.0.0.1", tls: { enabled: true, inNetwork: true } })).toEqual([]);
+        expect(errorFor({ tls: { extraNames: ["Bad Name"] } }, "tls.extraNames[0]")).toMatch(/DNS name/);
+        expect(errorFor({ tls: { caFile: "relative/ca.crt" } }, "tls.caFile")).toMatch(/absolute path/);
     });
 
     test("an sslmode that needs TLS, which the servers do not have", () => {
         expect(errorFor({ services: { monitoring: { sslmode: "verify-full" } } }, "services.monitoring.sslmode")).toMatch(/needs TLS/);
+        expect(errorKeys({ services: { monitoring: { sslmode: "verify-full" } }, tls: { enabled: true } })).toEqual([]);
     });
 
     test("settings the program owns cannot be overridden", () => {

@@ -28,7 +28,7 @@ describe("serviceLabels", () => {
     });
 
     test("a non-loopback bind address (which needs zentoria:allowPublicBind) labels every service with it", () => {
-        const plan = planOf({ bindAddress: "0.0.0.0", allowPublicBind: true });
+        const plan = planOf({ bindAddress: "0.0.0.0", allowPublicBind: true, tls: { enabled: true } });
         for (const service of SERVICES) {
             expect(serviceLabels(plan, service)[LABEL.publicBind]).toBe("0.0.0.0");
         }
@@ -47,14 +47,14 @@ describe("serviceLabels", () => {
     });
 
     test("volumes keep the identity labels only", () => {
-        const plan = planOf({ bindAddress: "0.0.0.0", allowPublicBind: true, postgres: { retainDataOnDestroy: false } });
+        const plan = planOf({ bindAddress: "0.0.0.0", allowPublicBind: true, tls: { enabled: true }, postgres: { retainDataOnDestroy: false } });
         expect(volumeLabels(serviceLabels(plan, "postgres"))).toEqual({ "zentoria.stack": "zentoria", "zentoria.service": "postgres", "zentoria.container": "404" });
     });
 });
 
 describe("the components label their resources with serviceLabels", () => {
     test("containers carry every label, volumes the identity ones, with both exceptions taken", async () => {
-        const values = { bindAddress: "0.0.0.0", allowPublicBind: true, postgres: { retainDataOnDestroy: false }, qdrant: { retainDataOnDestroy: false } };
+        const values = { bindAddress: "0.0.0.0", allowPublicBind: true, tls: { enabled: true }, postgres: { retainDataOnDestroy: false }, qdrant: { retainDataOnDestroy: false } };
         const { plan } = await buildTier(values);
         const containers = ofType("docker:index/container:Container").map((resource) => asMap(plain(resource.inputs).labels));
         const expected = SERVICES.map((service) => serviceLabels(plan, service));

@@ -2,6 +2,7 @@
 // for the random provider so rendered files are stable.
 import * as pulumi from "@pulumi/pulumi";
 import { createHash } from "crypto";
+import { issueAll, TlsInputs } from "../../../components/tls";
 
 export interface RecordedResource {
     type: string;
@@ -23,6 +24,7 @@ export function fakeSaltBase64(name: string): string {
 
 export const MOCK_SUBNET = "172.30.0.0/16";
 export const MOCK_GATEWAY = "172.30.0.1";
+export const MOCK_CONTAINER_ADDRESS = "172.30.0.10";
 
 const SECRET_SIG = "4dabf18193072939515e22adb298388d";
 const SECRET_VALUE = "1b47061264138c4ac30d75fd1eb44270";
@@ -63,6 +65,16 @@ export async function installMocks(project = "zentoria", stack = "dev", preview 
                     case "docker:index/network:Network":
                         // What Docker assigns a new bridge network.
                         state.ipamConfigs = [{ subnet: MOCK_SUBNET, gateway: MOCK_GATEWAY }];
+                        break;
+                    case "pulumi-nodejs:dynamic:Resource":
+                        // The TLS resource (components/tls.ts) issues real certificates under mocks too.
+                        if (args.inputs.caName !== undefined && args.inputs.requests !== undefined) {
+                            Object.assign(state, issueAll(state as TlsInputs));
+                        }
+                        break;
+                    case "docker:index/container:Container":
+                        // What Docker reports of a container's networks (components/dataTier.ts reads it).
+                        state.networkDatas = (args.inputs.networksAdvanced ?? []).map((network: { name: string }) => ({ networkName: network.name, ipAddress: MOCK_CONTAINER_ADDRESS }));
                         break;
                     case "docker:index/remoteImage:RemoteImage":
                         state.imageId = `sha256:${createHash("sha256").update(args.inputs.name).digest("hex")}`;

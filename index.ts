@@ -19,3 +19,11 @@ export const hostConnectionStrings = tier.hostConnectionStrings;
 export const env = tier.envFiles;
 export const summary = tier.summary;
 export const connectionBudget = { tables: tier.budgetTables, warnings: warnings.map(formatProblem) };
+// Only with monitoring on: where Prometheus is, and every alert rule with its threshold (no credential).
+export const monitoring = tier.monitoring
+    ? {
+          prometheusUrl: tier.monitoring.prometheusUrl,
+          ...(tier.monitoring.alertmanagerUrl ? { alertmanagerUrl: tier.monitoring.alertmanagerUrl } : {}),
+          rules: tier.monitoring.rules,
+      }
+    : undefined;

@@ -7,6 +7,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { StackPlan } from "../config/plan";
 import { serviceLabels } from "../render/labels";
 import { CONTAINER_LAYOUT } from "../render/layout";
+import { MONITORING_LAYOUT } from "../render/monitoring";
 import { pgbouncerLiveSettings, pgbouncerUserlistEntries, renderPgbouncerIni, renderUserlist } from "../render/pgbouncer";
 import { ScramLogin } from "./credentials";
 import { PgbouncerConsoleAccess } from "./live/consoles";
@@ -29,6 +30,8 @@ export interface PgBouncerArgs {
     admin: ScramLogin;
     /** Every PostgreSQL role's login (those PgBouncer does not log in as are ignored). */
     logins: Readonly<Record<string, ScramLogin>>;
+    /** With monitoring on: the volume PgBouncer writes its log file to (components/monitoring.ts). */
+    logVolume?: docker.Volume;
     dockerHost?: string;
 }
 
@@ -112,7 +115,10 @@ export class PgBouncer extends pulumi.ComponentResource {
                 ports: [publishedPort(pgbouncer.port, pgbouncer.publish)],
                 entrypoints: ["pgbouncer"],
                 command: [layout.pgbouncer.configFile],
-                volumes: [{ volumeName: this.configVolume.name, containerPath: layout.pgbouncer.configDirectory, readOnly: true }],
+                volumes: [
+                    { volumeName: this.configVolume.name, containerPath: layout.pgbouncer.configDirectory, readOnly: true },
+                    ...(args.logVolume ? [{ volumeName: args.logVolume.name, containerPath: MONITORING_LAYOUT.pgbouncerLog.directory }] : []),
+                ],
                 // Every client and server connection is a file descriptor (pitfall 8).
                 ulimits: [{ name: "nofile", soft: pgbouncer.fileDescriptorLimit, hard: pgbouncer.fileDescriptorLimit }],
                 ...hardened(plan.containers, { memory: pgbouncer.memory, tmpfs: { "/tmp": "rw,mode=1777" } }),

@@ -45,7 +45,18 @@ describe("monitoring off: today's stack, resource for resource", () => {
     }, 120_000);
 
     test("a stack that turns monitoring off explicitly, with every other monitoring key changed", async () => {
-        await runProgram({ ...stackConfigValues("dev"), "zentoria:monitoring": { enabled: false } });
+        await runProgram({
+            ...stackConfigValues("dev"),
+            "zentoria:monitoring": {
+                enabled: false,
+                scrapeIntervalSeconds: 5,
+                evaluationIntervalSeconds: 5,
+                prometheus: { hostPort: 19090, image: "prom/prometheus:v3.5.0" },
+                alertmanager: { enabled: true },
+                exporters: { memory: "32m" },
+                thresholds: { pgbouncerClientsWarningPercent: 50, longQuerySeconds: 10 },
+            },
+        });
         expect(serialized()).toBe(fs.readFileSync(GOLDEN, "utf8"));
     }, 120_000);
 });

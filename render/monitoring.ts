@@ -241,7 +241,8 @@ sub count_line {
 
 sub follow {
     if (!$log) {
-        open($log, '<', $log_path) or do { $readable = 0; return };
+        # No file at the first look: everything PgBouncer writes into it from now on is new.
+        open($log, '<', $log_path) or do { $readable = 0; $started = 1; return };
         # The first time from the end: what was logged before the counter ran is not counted.
         seek($log, 0, $started ? 0 : 2);
         $position = tell($log);

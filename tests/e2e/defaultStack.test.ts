@@ -1,8 +1,10 @@
 // The stack a user deploys with the defaults, for real: the default prefix and host names
 // (zentoria-db, zentoria-postgres, zentoria-redis), PostgreSQL 17 with pgvector, PgBouncer 1.24
-// and Redis 8 stand-ins. One deployment, checked section by section.
+// and Redis 8 stand-ins, and the monitoring part on its stand-ins. One deployment, checked
+// section by section.
 import { useDefaultStack } from "./support/defaultStack";
 import { describeInNetwork } from "./sections/inNetwork";
+import { describeMonitoring } from "./sections/monitoring";
 import { ChangeResult, describeLiveChanges } from "./sections/liveChanges";
 
 jest.setTimeout(15 * 60 * 1000);
@@ -10,6 +12,9 @@ jest.setTimeout(15 * 60 * 1000);
 const stack = useDefaultStack();
 
 describe("on the stack's network, with the default host names (issues 11, 16)", () => describeInNetwork(stack));
+
+// Before the changes under load: their hundred clients would cross every level.
+describe("section 5: exporters, Prometheus and its alerts (issue 12)", () => describeMonitoring(stack));
 
 const changes: ChangeResult[] = [];
 describe("changes under load: reload, don't replace (issue 13)", () => describeLiveChanges(stack, changes));

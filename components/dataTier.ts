@@ -11,6 +11,7 @@ import { CONTAINER_LAYOUT } from "../render/layout";
 import { NetworkAddresses } from "../render/postgresql";
 import { StackCredentials } from "./credentials";
 import { PgBouncer, pgbouncerConsole } from "./pgbouncer";
+import { Monitoring, pgbouncerLogVolume } from "./monitoring";
 import { Postgres } from "./postgres";
 import { PostgresSchema } from "./postgresSchema";
 import { Qdrant } from "./qdrant";
@@ -61,6 +62,8 @@ export class DataTier extends pulumi.ComponentResource {
     readonly pgbouncer: PgBouncer;
     readonly redis: Redis;
     readonly qdrant?: Qdrant;
+    /** Exporters, Prometheus and section 5's alert rules (monitoring.enabled). */
+    readonly monitoring?: Monitoring;
     /** In-network connection strings (section 2.4's host names). Secret. */
     readonly connectionStrings: pulumi.Output<ConnectionStrings>;
     /** The same through the ports published on the Docker host. Secret. */
@@ -121,6 +124,8 @@ export class DataTier extends pulumi.ComponentResource {
             child,
         );
 
+        // With monitoring on, PgBouncer also logs to a file the pool-error counter reads.
+        const pgbouncerLog = plan.monitoring.enabled ? pgbouncerLogVolume(`${name}-pgbouncer-log`, plan, this) : undefined;
         this.pgbouncer = new PgBouncer(
             `${name}-pgbouncer`,
             // Roles first: a client that PgBouncer admits must find its role on the server.
@@ -129,6 +134,7 @@ export class DataTier extends pulumi.ComponentResource {
                 network: this.network,
                 admin: this.credentials.pgbouncerAdmin,
                 logins: postgresLogins,
+                logVolume: pgbouncerLog,
                 dockerHost,
                 tls: this.tls?.servers.pgbouncer ? { material: this.tls.servers.pgbouncer, network: addresses } : undefined,
             },
@@ -145,6 +151,24 @@ export class DataTier extends pulumi.ComponentResource {
                     readOnlyApiKey: this.credentials.qdrantReadOnlyApiKey,
                     dockerHost,
                     tls: this.tls?.servers.qdrant,
+                },
+                child,
+            );
+        }
+
+        if (pgbouncerLog) {
+            this.monitoring = new Monitoring(
+                `${name}-monitoring`,
+                {
+                    plan,
+                    network: this.network,
+                    monitorPassword: postgresLogins[plan.monitoring.role].password,
+                    redisMonitorPassword: this.credentials.redis[plan.monitoring.redisUser].password,
+                    qdrantReadOnlyApiKey: this.qdrant ? this.credentials.qdrantReadOnlyApiKey : undefined,
+                    pgbouncerLog,
+                    pgbouncerImage: this.pgbouncer.container.image,
+                    servers: { postgres: this.postgres.container, pgbouncer: this.pgbouncer.container, redis: this.redis.container, qdrant: this.qdrant?.container },
+                    dockerHost,
                 },
                 child,
             );
@@ -219,5 +243,25 @@ export function summarize(plan: StackPlan): Record<string, unknown> {
         roles: plan.roles.map((role) => ({ name: role.name, access: role.access, connectionLimit: role.connectionLimit })),
         // Section 5's levels: what `npm run status` judges the running stack by.
         thresholds: plan.monitoring.thresholds,
+        // Only where it runs: a stack without monitoring keeps its summary as it was.
+        ...(plan.monitoring.enabled
+            ? {
+                  monitoring: {
+                      prometheus: {
+                          container: plan.monitoring.prometheus.containerName,
+                          published: published(plan.monitoring.prometheus.publish),
+                          image: plan.monitoring.prometheus.image,
+                          volume: plan.monitoring.prometheus.volumeName,
+                      },
+                      alertmanager: plan.monitoring.alertmanager.enabled
+                          ? { container: plan.monitoring.alertmanager.containerName, published: published(plan.monitoring.alertmanager.publish), image: plan.monitoring.alertmanager.image }
+                          : { enabled: false },
+                      exporters: [plan.monitoring.pgbouncerExporter, plan.monitoring.postgresExporter, plan.monitoring.redisExporter, plan.monitoring.pgbouncerErrors].map((exporter) => ({
+                          container: exporter.containerName,
+                          image: exporter.image,
+                      })),
+                  },
+              }
+            : {}),
     };
 }

@@ -7,6 +7,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { StackPlan } from "../config/plan";
 import { serviceLabels } from "../render/labels";
 import { CONTAINER_LAYOUT } from "../render/layout";
+import { MONITORING_LAYOUT } from "../render/monitoring";
 import { PGBOUNCER_HBA_FILE_NAME, pgbouncerLiveSettings, pgbouncerUserlistEntries, renderPgbouncerHba, renderPgbouncerIni, renderUserlist } from "../render/pgbouncer";
 import { NetworkAddresses } from "../render/postgresql";
 import { certificateFingerprint, ServerTlsMaterial, tlsVolumeFiles } from "./tls";
@@ -32,6 +33,8 @@ export interface PgBouncerArgs {
     admin: ScramLogin;
     /** Every PostgreSQL role's login (those PgBouncer does not log in as are ignored). */
     logins: Readonly<Record<string, ScramLogin>>;
+    /** With monitoring on: the volume PgBouncer writes its log file to (components/monitoring.ts). */
+    logVolume?: docker.Volume;
     dockerHost?: string;
     /** TLS of the client side (issue 11), with the network's addresses for its HBA file; absent when tls.enabled is false. */
     tls?: { material: ServerTlsMaterial; network: pulumi.Output<NetworkAddresses> };
@@ -119,7 +122,10 @@ export class PgBouncer extends pulumi.ComponentResource {
                 ports: [publishedPort(pgbouncer.port, pgbouncer.publish)],
                 entrypoints: ["pgbouncer"],
                 command: [layout.pgbouncer.configFile],
-                volumes: [{ volumeName: this.configVolume.name, containerPath: layout.pgbouncer.configDirectory, readOnly: true }],
+                volumes: [
+                    { volumeName: this.configVolume.name, containerPath: layout.pgbouncer.configDirectory, readOnly: true },
+                    ...(args.logVolume ? [{ volumeName: args.logVolume.name, containerPath: MONITORING_LAYOUT.pgbouncerLog.directory }] : []),
+                ],
                 // Every client and server connection is a file descriptor (pitfall 8).
                 ulimits: [{ name: "nofile", soft: pgbouncer.fileDescriptorLimit, hard: pgbouncer.fileDescriptorLimit }],
                 ...hardened(plan.containers, { memory: pgbouncer.memory, tmpfs: { "/tmp": "rw,mode=1777" } }),

@@ -69,7 +69,8 @@ export class PostgresSchema extends pulumi.ComponentResource {
                 this.childOptions(),
             );
             if (database.vectorExtension) {
-                new postgresql.Extension(`${name}-db-${database.name}-vector`, { name: "vector", database: databases[database.name].name }, this.childOptions());
+                // Dropped with its database: DROP EXTENSION first would fail on every table with a vector column.
+                new postgresql.Extension(`${name}-db-${database.name}-vector`, { name: "vector", database: databases[database.name].name }, this.childOptions({ deletedWith: databases[database.name] }));
             }
         }
         this.databases = databases;

@@ -40,9 +40,11 @@ export interface RoleBudget {
     /** max_user_connections PgBouncer applies to this role; undefined when it is not pooled. */
     pgbouncerCap?: number;
     direct: number;
+    /** Direct connections of the monitoring exporters (monitoring on, the monitoring role only). */
+    exporters: number;
     /** Superuser connections the program opens itself (provider, healthcheck); 0 for other roles. */
     program: number;
-    /** Pools at peak plus direct connections, plus the program's own for the superuser. */
+    /** Pools at peak plus direct connections and the exporters', plus the program's own for the superuser. */
     peak: number;
     /** What can reach PostgreSQL: pools capped by PgBouncer's max_user_connections, plus direct. */
     serverPeak: number;
@@ -64,6 +66,8 @@ export interface PostgresTotals {
 export interface ClientBudget {
     services: Array<{ service: string; maxClientConnections: number }>;
     consoleClients: number;
+    /** Admin console sessions of the monitoring exporters, within consoleClients. */
+    exporterConsoleSessions: number;
     total: number;
     maxClientConn: number;
     serverConnections: number;
@@ -74,6 +78,8 @@ export interface ClientBudget {
 export interface RedisBudget {
     clients: Array<{ name: string; user: string; database: number; maxConnections: number; purpose: string }>;
     systemConnections: number;
+    /** redis_exporter's connection (monitoring on). */
+    exporterConnections: number;
     total: number;
     maxclients: number;
     warningClients: number;
@@ -143,9 +149,10 @@ function roleBudgets(plan: StackPlan, pools: readonly PoolBudget[]): RoleBudget[
             pooledPeak,
             pgbouncerCap: cap,
             direct: role.directConnections,
+            exporters: role.exporterConnections,
             program,
-            peak: pooledPeak + role.directConnections + program,
-            serverPeak: (cap === undefined ? pooledPeak : Math.min(pooledPeak, cap)) + role.directConnections + program,
+            peak: pooledPeak + role.directConnections + role.exporterConnections + program,
+            serverPeak: (cap === undefined ? pooledPeak : Math.min(pooledPeak, cap)) + role.directConnections + role.exporterConnections + program,
             connectionLimit: role.connectionLimit,
             limitBinds: role.access !== "superuser",
         };
@@ -214,7 +221,8 @@ function describeRole(plan: StackPlan, role: RoleBudget, pools: readonly PoolBud
         .map((pool) => `${pool.service}/${pool.database} ${pool.peak}`);
     const reserve = plan.pgbouncer.reservePoolSize;
     const pooled = parts.length ? `pools ${parts.join(" + ")} (pool size + ${reserve} reserve each)` : "no pools";
-    return `role ${role.role} (${pooled}, ${role.direct} direct)`;
+    const exporters = role.exporters > 0 ? `, ${role.exporters} of the monitoring exporters` : "";
+    return `role ${role.role} (${pooled}, ${role.direct} direct${exporters})`;
 }
 
 function checkRoles(plan: StackPlan, roles: readonly RoleBudget[], pools: readonly PoolBudget[], problems: Problem[]): void {
@@ -303,6 +311,7 @@ function clientBudget(plan: StackPlan, pools: readonly PoolBudget[]): ClientBudg
     return {
         services,
         consoleClients: plan.pgbouncer.consoleClients,
+        exporterConsoleSessions: plan.monitoring.connections.pgbouncerConsole,
         total,
         maxClientConn: plan.pgbouncer.maxClientConn,
         serverConnections,
@@ -312,6 +321,13 @@ function clientBudget(plan: StackPlan, pools: readonly PoolBudget[]): ClientBudg
 }
 
 function checkClients(clients: ClientBudget, problems: Problem[]): void {
+    if (clients.exporterConsoleSessions > clients.consoleClients) {
+        problems.push({
+            severity: "error",
+            key: "pgbouncer.consoleClients",
+            message: `pgbouncer_exporter keeps ${clients.exporterConsoleSessions} admin console session(s) open, more than the ${clients.consoleClients} console clients planned`,
+        });
+    }
     checkAgainst(
         problems,
         clients.total,
@@ -334,10 +350,12 @@ function redisBudget(plan: StackPlan): RedisBudget {
     const clients = plan.redis.clients.map((client) => ({ ...client }));
     // One connection each for the admin, the monitor and the healthcheck.
     const systemConnections = plan.redis.users.filter((user) => user.kind !== "service").length;
+    const exporterConnections = plan.monitoring.connections.redis;
     return {
         clients,
         systemConnections,
-        total: clients.reduce((sum, client) => sum + client.maxConnections, 0) + systemConnections,
+        exporterConnections,
+        total: clients.reduce((sum, client) => sum + client.maxConnections, 0) + systemConnections + exporterConnections,
         maxclients: plan.redis.maxclients,
         warningClients: plan.redis.warningClients,
         criticalClients: plan.redis.criticalClients,
@@ -345,7 +363,8 @@ function redisBudget(plan: StackPlan): RedisBudget {
 }
 
 function checkRedis(redis: RedisBudget, problems: Problem[]): void {
-    const describe = `Redis clients (${redis.clients.map((c) => `${c.name} ${c.maxConnections}`).join(", ")}, system ${redis.systemConnections})`;
+    const exporter = redis.exporterConnections > 0 ? `, redis_exporter ${redis.exporterConnections}` : "";
+    const describe = `Redis clients (${redis.clients.map((c) => `${c.name} ${c.maxConnections}`).join(", ")}, system ${redis.systemConnections}${exporter})`;
     if (redis.total > redis.maxclients) {
         problems.push({ severity: "error", key: "redis.maxclients", message: `${describe}: ${redis.total} at peak, over maxclients ${redis.maxclients}` });
     } else if (redis.total > redis.criticalClients) {

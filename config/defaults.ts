@@ -176,6 +176,21 @@ export const DEFAULT_CONFIG: StackConfig = {
     monitoring: {
         // On in Pulumi.prod.yaml; off by default, so a stack without it is exactly the data tier.
         enabled: false,
+        // The monitoring role of section 2.5 ("Admin/Monitoring"): member of pg_monitor, PgBouncer's stats user.
+        role: "zentoria_monitor",
+        scrapeIntervalSeconds: 15,
+        evaluationIntervalSeconds: 15,
+        retainDataOnDestroy: true,
+        // The versions the CI stand-ins run (.ci/images), so that what CI proves is what runs.
+        prometheus: { image: "prom/prometheus:v2.53.3", hostPort: 9090, memory: "512m", retentionDays: 15 },
+        alertmanager: { enabled: false, image: "prom/alertmanager:v0.28.1", hostPort: 9093, memory: "128m" },
+        exporters: {
+            pgbouncerImage: "prometheuscommunity/pgbouncer-exporter:v0.10.2",
+            postgresImage: "prometheuscommunity/postgres-exporter:v0.17.1",
+            // The Alpine variant: the default one is FROM scratch, with nothing to run a healthcheck.
+            redisImage: "oliver006/redis_exporter:v1.69.0-alpine",
+            memory: "64m",
+        },
         // Section 5.1 and 5.3's tables: warning above 80 % of max, critical above 95 %;
         // avg_wait_time 100 ms / 500 ms; pool errors > 0 / > 10 a minute. Section 5.2: 30 s.
         thresholds: {

@@ -77,8 +77,10 @@ export interface RolePlan {
     name: string;
     access: RoleAccess;
     connectionLimit: number;
-    /** Connections that bypass PgBouncer: migrations, LISTEN, people, exporters. */
+    /** Connections that bypass PgBouncer: migrations, LISTEN, people. */
     directConnections: number;
+    /** Direct connections the monitoring exporters open as this role (0 unless monitoring is on). */
+    exporterConnections: number;
     /** Whether the role logs in through PgBouncer (it has pools or reads PgBouncer's stats). */
     pooled: boolean;
     /** Raised to give the role a new password. */
@@ -193,6 +195,8 @@ export interface RedisPlan {
     tcpKeepaliveSeconds: number;
     warningClients: number;
     criticalClients: number;
+    /** redis_exporter logs in as the monitor user (monitoring on): its ACL allows what the exporter sends. */
+    monitorExporter: boolean;
     clients: readonly RedisClientPlan[];
     users: readonly RedisUserPlan[];
     volumeName: string;
@@ -226,10 +230,50 @@ export interface QdrantPlan {
     retainDataOnDestroy: boolean;
 }
 
+/** A container of the monitoring part: its image, names and memory limit. */
+export interface MonitoringContainerPlan {
+    image: string;
+    containerName: string;
+    /** Volume its rendered files live on (mounted read-only). */
+    configVolumeName: string;
+    memory: string;
+    /** Port it serves on inside the stack's network. */
+    port: number;
+}
+
+/**
+ * Connections the exporters open, for the budget (config/budget.ts). Read from the exporters'
+ * sources at the pinned versions:
+ * - pgbouncer_exporter (0.10.2 collector.go getDB): one database/sql pool limited to one
+ *   connection, to PgBouncer's admin console as the stats user: one console session;
+ * - postgres_exporter (0.17.1): its built-in queries keep one connection
+ *   (cmd/postgres_exporter/server.go: SetMaxOpenConns(1)), and its collectors open one more for
+ *   each scrape (collector/instance.go setup: SetMaxOpenConns(1)); Prometheus never runs two
+ *   scrapes of one target at once, so two connections as the monitoring role;
+ * - redis_exporter (1.69.0 exporter/redis.go): one connection for each scrape, closed after it.
+ */
+export const EXPORTER_CONNECTIONS = { pgbouncerConsole: 1, postgres: 2, redis: 1 } as const;
+
 export interface MonitoringPlan {
     enabled: boolean;
     /** Section 5's levels, shared by the alert rules and `npm run status`. */
     thresholds: Thresholds;
+    /** The PostgreSQL role the exporters log in as (PgBouncer's stats user). */
+    role: string;
+    /** The Redis ACL user redis_exporter logs in as. */
+    redisUser: string;
+    scrapeIntervalSeconds: number;
+    evaluationIntervalSeconds: number;
+    retainDataOnDestroy: boolean;
+    prometheus: MonitoringContainerPlan & { volumeName: string; publish: Publish; retentionDays: number };
+    alertmanager: MonitoringContainerPlan & { enabled: boolean; publish: Publish };
+    pgbouncerExporter: MonitoringContainerPlan;
+    postgresExporter: MonitoringContainerPlan;
+    redisExporter: MonitoringContainerPlan;
+    /** Counts the errors PgBouncer logs (it keeps no counter): runs in PgBouncer's image, reads its log volume. */
+    pgbouncerErrors: MonitoringContainerPlan & { logVolumeName: string };
+    /** What the exporters open, counted in the budget; all zero when monitoring is off. */
+    connections: { pgbouncerConsole: number; postgres: number; redis: number };
 }
 
 /** TLS of the published ports (and, with inNetwork, inside the network): issue 11. */
@@ -281,6 +325,7 @@ function rolePlans(config: StackConfig): RolePlan[] {
             access: role.access,
             connectionLimit: role.connectionLimit,
             directConnections: role.directConnections,
+            exporterConnections: exporterConnectionsOf(config, name),
             pooled: pooledRoles.has(name) || role.access === "monitoring",
             rotation: role.rotation,
         }))
@@ -387,6 +432,7 @@ function redisPlan(config: StackConfig): RedisPlan {
         tcpKeepaliveSeconds: redis.tcpKeepaliveSeconds,
         warningClients: redis.warningClients,
         criticalClients: redis.criticalClients,
+        monitorExporter: config.monitoring.enabled,
         clients,
         users,
         volumeName: `${config.prefix}-redis-data`,
@@ -414,6 +460,48 @@ function qdrantPlan(config: StackConfig): QdrantPlan {
         operations: Object.entries(qdrant.operations).map(([name, operation]) => ({ name, ...operation })),
         volumeName: `${config.prefix}-qdrant-storage`,
         retainDataOnDestroy: qdrant.retainDataOnDestroy,
+    };
+}
+
+/** Direct connections the exporters open as `role` (the monitoring role, when monitoring is on). */
+export function exporterConnectionsOf(config: StackConfig, role: string): number {
+    return config.monitoring.enabled && config.monitoring.role === role ? EXPORTER_CONNECTIONS.postgres : 0;
+}
+
+function monitoringPlan(config: StackConfig): MonitoringPlan {
+    const monitoring = config.monitoring;
+    const named = (suffix: string, image: string, memory: string, port: number): MonitoringContainerPlan => ({
+        image,
+        containerName: `${config.prefix}-${suffix}`,
+        configVolumeName: `${config.prefix}-${suffix}-config`,
+        memory,
+        port,
+    });
+    const exporterMemory = monitoring.exporters.memory;
+    return {
+        enabled: monitoring.enabled,
+        thresholds: { ...monitoring.thresholds },
+        role: monitoring.role,
+        redisUser: "monitor",
+        scrapeIntervalSeconds: monitoring.scrapeIntervalSeconds,
+        evaluationIntervalSeconds: monitoring.evaluationIntervalSeconds,
+        retainDataOnDestroy: monitoring.retainDataOnDestroy,
+        prometheus: {
+            ...named("prometheus", monitoring.prometheus.image, monitoring.prometheus.memory, 9090),
+            volumeName: `${config.prefix}-prometheus-data`,
+            publish: publishAddress(config, monitoring.prometheus.hostPort),
+            retentionDays: monitoring.prometheus.retentionDays,
+        },
+        alertmanager: {
+            ...named("alertmanager", monitoring.alertmanager.image, monitoring.alertmanager.memory, 9093),
+            enabled: monitoring.alertmanager.enabled,
+            publish: publishAddress(config, monitoring.alertmanager.hostPort),
+        },
+        pgbouncerExporter: named("pgbouncer-exporter", monitoring.exporters.pgbouncerImage, exporterMemory, 9127),
+        postgresExporter: named("postgres-exporter", monitoring.exporters.postgresImage, exporterMemory, 9187),
+        redisExporter: named("redis-exporter", monitoring.exporters.redisImage, exporterMemory, 9121),
+        pgbouncerErrors: { ...named("pgbouncer-errors", config.pgbouncer.image, exporterMemory, 9128), logVolumeName: `${config.prefix}-pgbouncer-log` },
+        connections: monitoring.enabled ? { ...EXPORTER_CONNECTIONS } : { pgbouncerConsole: 0, postgres: 0, redis: 0 },
     };
 }
 
@@ -445,7 +533,7 @@ function pgbouncerPlan(config: StackConfig, roles: readonly RolePlan[]): Pgbounc
         // PgBouncer queues clients instead of opening a connection the role limit would refuse.
         users: roles
             .filter((role) => role.pooled)
-            .map((role) => ({ role: role.name, maxUserConnections: Math.max(1, role.connectionLimit - role.directConnections) })),
+            .map((role) => ({ role: role.name, maxUserConnections: Math.max(1, role.connectionLimit - role.directConnections - exporterConnectionsOf(config, role.name)) })),
     };
 }
 
@@ -506,7 +594,7 @@ export function buildPlan(config: StackConfig): StackPlan {
         pgbouncer: pgbouncerPlan(config, roles),
         redis: redisPlan(config),
         qdrant: qdrantPlan(config),
-        monitoring: { enabled: config.monitoring.enabled, thresholds: { ...config.monitoring.thresholds } },
+        monitoring: monitoringPlan(config),
         tls: { ...config.tls, extraNames: [...config.tls.extraNames].sort() },
         providedCredentials: config.credentials,
     };

@@ -331,10 +331,42 @@ export const thresholdsSchema = z
     })
     .strict();
 
+/** Prometheus evaluates "per minute" as the growth over the last minute: two samples must fit in it. */
+export const MAX_SCRAPE_INTERVAL_SECONDS = 30;
+
 export const monitoringSchema = z
     .object({
         /** Exporters, Prometheus and the alert rules of section 5 (README: "Monitoring"). */
         enabled: z.boolean(),
+        /** The PostgreSQL role the exporters log in as (access `monitoring`; PgBouncer's stats user). */
+        role: identifier,
+        scrapeIntervalSeconds: z.number().int().min(1).max(MAX_SCRAPE_INTERVAL_SECONDS),
+        evaluationIntervalSeconds: z.number().int().min(1).max(300),
+        retainDataOnDestroy: z.boolean(),
+        prometheus: z
+            .object({
+                image: imageRef,
+                hostPort: port,
+                memory: dockerSize,
+                retentionDays: z.number().int().min(1).max(3650),
+            })
+            .strict(),
+        alertmanager: z
+            .object({
+                enabled: z.boolean(),
+                image: imageRef,
+                hostPort: port,
+                memory: dockerSize,
+            })
+            .strict(),
+        exporters: z
+            .object({
+                pgbouncerImage: imageRef,
+                postgresImage: imageRef,
+                redisImage: imageRef,
+                memory: dockerSize,
+            })
+            .strict(),
         thresholds: thresholdsSchema,
     })
     .strict();

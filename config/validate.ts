@@ -103,6 +103,8 @@ function checkPorts(merged: Record<string, unknown>, problems: Problem[]): void 
             ...portAt("pgbouncer.hostPort"),
             ...portAt("redis.hostPort"),
             ...(qdrantEnabled ? [...portAt("qdrant.hostHttpPort"), ...portAt("qdrant.hostGrpcPort")] : []),
+            ...(valueAt(merged, "monitoring.enabled") === true ? portAt("monitoring.prometheus.hostPort") : []),
+            ...(valueAt(merged, "monitoring.enabled") === true && valueAt(merged, "monitoring.alertmanager.enabled") === true ? portAt("monitoring.alertmanager.hostPort") : []),
         ],
         "host port",
         problems,
@@ -437,6 +439,33 @@ function checkThresholds(config: StackConfig, problems: Problem[]): void {
     }
 }
 
+/**
+ * The exporters log in as the monitoring role; the monitoring containers are reached by their
+ * names, which no server's host name may take (Docker's DNS would answer it with both).
+ */
+function checkMonitoring(config: StackConfig, problems: Problem[]): void {
+    const monitoring = config.monitoring;
+    if (!monitoring.enabled) {
+        return;
+    }
+    if (config.tls.enabled) {
+        // Redis and Qdrant then speak TLS only, and the exporters and Prometheus are not given the CA.
+        problems.push({ severity: "error", key: "monitoring.enabled", message: "cannot be combined with tls.enabled yet: the exporters and Prometheus speak plain text to the servers" });
+    }
+    const role = config.roles[monitoring.role];
+    if (!role) {
+        problems.push({ severity: "error", key: "monitoring.role", message: `${shown(monitoring.role)} is not a role in roles` });
+    } else if (role.access !== "monitoring") {
+        problems.push({ severity: "error", key: "monitoring.role", message: `${shown(monitoring.role)} has access ${role.access}; the exporters need a role with access monitoring (member of pg_monitor, PgBouncer stats user)` });
+    }
+    const monitoringContainers = ["prometheus", "alertmanager", "pgbouncer-exporter", "postgres-exporter", "redis-exporter", "pgbouncer-errors"].map((suffix) => `${config.prefix}-${suffix}`);
+    for (const server of ["postgres", "pgbouncer", "redis", "qdrant"] as const) {
+        if (monitoringContainers.includes(config[server].hostname)) {
+            problems.push({ severity: "error", key: `${server}.hostname`, message: `${shown(config[server].hostname)} is the name of a monitoring container; Docker's DNS would answer it with both` });
+        }
+    }
+}
+
 const CROSS_CHECKS: ReadonlyArray<{ needs: readonly Section[]; run: (config: StackConfig, problems: Problem[]) => void }> = [
     { needs: ["roles", "databases", "pgbouncer"], run: checkRolesAndDatabases },
     { needs: ["services", "roles", "databases", "tls"], run: checkServices },
@@ -450,6 +479,7 @@ const CROSS_CHECKS: ReadonlyArray<{ needs: readonly Section[]; run: (config: Sta
     { needs: ["pgbouncer"], run: checkPgbouncerVersion },
     { needs: ["pgbouncer"], run: checkPoolMode },
     { needs: ["monitoring"], run: checkThresholds },
+    { needs: ["monitoring", "tls", "roles", "prefix", "postgres", "pgbouncer", "redis", "qdrant"], run: checkMonitoring },
 ];
 
 export function validateStackConfig(raw: RawStackConfig): ValidationResult {

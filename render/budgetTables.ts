@@ -18,6 +18,7 @@ const pct = (used: number, limit: number) => `${Math.round((100 * used) / limit)
 
 export function budgetTables(budget: ConnectionBudget): Record<string, string> {
     const { pools, databases, roles, postgres, clients, redis, qdrant } = budget;
+    const withExporters = roles.some((role) => role.exporters > 0);
     return {
         pools: textTable(
             ["pgbouncer database", "service", "role", "database", "warm", "steady", "peak", "clients", "max_db_connections", "use"],
@@ -27,14 +28,16 @@ export function budgetTables(budget: ConnectionBudget): Record<string, string> {
             ["postgresql database", "pgbouncer databases", "peak"],
             databases.map((d) => [d.database, d.aliases.join(","), d.peak]),
         ),
+        // The exporters' column only where monitoring is on: a stack without it keeps its tables.
         roles: textTable(
-            ["role", "access", "pooled peak", "pgbouncer cap", "direct", "program", "peak", "connection limit", "use"],
+            ["role", "access", "pooled peak", "pgbouncer cap", "direct", ...(withExporters ? ["exporters"] : []), "program", "peak", "connection limit", "use"],
             roles.map((r) => [
                 r.role,
                 r.access,
                 r.pooledPeak,
                 r.pgbouncerCap ?? "-",
                 r.direct,
+                ...(withExporters ? [r.exporters] : []),
                 r.program,
                 r.peak,
                 r.limitBinds ? r.connectionLimit : `${r.connectionLimit} (not enforced: superuser)`,
@@ -59,7 +62,7 @@ export function budgetTables(budget: ConnectionBudget): Record<string, string> {
             ["pgbouncer clients", "connections", "limit", "headroom", "use"],
             [
                 ...clients.services.map((s) => [s.service, s.maxClientConnections, "", "", ""] as Cell[]),
-                ["admin console", clients.consoleClients, "", "", ""],
+                [clients.exporterConsoleSessions > 0 ? `admin console (pgbouncer_exporter ${clients.exporterConsoleSessions})` : "admin console", clients.consoleClients, "", "", ""],
                 ["total", clients.total, clients.maxClientConn, clients.maxClientConn - clients.total, pct(clients.total, clients.maxClientConn)],
                 [
                     "file descriptors",
@@ -75,6 +78,7 @@ export function budgetTables(budget: ConnectionBudget): Record<string, string> {
             [
                 ...redis.clients.map((c) => [c.name, c.user, c.database, c.maxConnections, c.purpose] as Cell[]),
                 ["admin/monitor/healthcheck", "", "", redis.systemConnections, "operations"],
+                ...(redis.exporterConnections > 0 ? [["redis_exporter", "monitor", "", redis.exporterConnections, "monitoring (section 5.3)"] as Cell[]] : []),
                 ["total", "", "", redis.total, `warning > ${redis.warningClients}, critical > ${redis.criticalClients}, maxclients ${redis.maxclients} (${pct(redis.total, redis.maxclients)})`],
             ],
         ),

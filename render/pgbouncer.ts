@@ -3,6 +3,7 @@
 import { StackPlan } from "../config/plan";
 import { renderedHeader } from "./header";
 import { CONTAINER_LAYOUT, ServerLayout } from "./layout";
+import { MONITORING_LAYOUT } from "./monitoring";
 import { pgbouncerConnstrValue, pgbouncerKey, pgbouncerList, pgbouncerValue, RenderError, userlistField } from "./quote";
 import { tlsFiles, tlsUse } from "./tls";
 
@@ -67,6 +68,10 @@ function settings(plan: StackPlan, layout: ServerLayout): Array<[string, string 
     ];
     if (pgbouncer.maxPreparedStatements !== undefined) {
         entries.push(["max_prepared_statements", pgbouncer.maxPreparedStatements]);
+    }
+    // Monitoring counts the pool errors PgBouncer logs (it keeps no counter): the log goes to a file too.
+    if (plan.monitoring.enabled) {
+        entries.push(["logfile", MONITORING_LAYOUT.pgbouncerLog.file]);
     }
     return overrideTls(entries, plan, layout).sort(([a], [b]) => a.localeCompare(b));
 }

@@ -190,3 +190,32 @@ export function sqlLiteral(value: string): string {
 export function urlUserinfo(value: string): string {
     return encodeURIComponent(value);
 }
+
+// ---------------------------------------------------------------- Prometheus, exporters
+
+/**
+ * A label value inside a PromQL selector or a rule's labels: the plan's names (aliases, roles)
+ * are identifiers, and only those are written, so no PromQL or YAML escaping can be wrong.
+ */
+export function promLabelValue(value: string, what: string): string {
+    if (!/^[A-Za-z0-9_.:-]+$/.test(value)) {
+        throw new RenderError("rules.yml", what, "label values are written only when made of letters, digits, '_', '.', ':' or '-'", value);
+    }
+    return value;
+}
+
+/** A field of a libpq password file (pgpass): '\' and ':' escaped with '\'; one line. Refused without showing it (it may be a password). */
+export function pgpassField(value: string): string {
+    if (/[\r\n\0]/.test(value)) {
+        throw new RenderError("pgpass", "field", "must be one line");
+    }
+    return value.replace(/[\\:]/g, (character) => `\\${character}`);
+}
+
+/** A secret file read whole (trimmed by its reader): one line, no surrounding white space. Refused without showing it. */
+export function secretFileLine(value: string, file: string): string {
+    if (/[\r\n\0]/.test(value) || value !== value.trim() || value === "") {
+        throw new RenderError(file, "secret", "must be one non-empty line without surrounding white space");
+    }
+    return `${value}\n`;
+}

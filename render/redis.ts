@@ -104,7 +104,19 @@ export function serviceUserRules(redis: RedisPlan, user: string): string[] {
     return ["resetkeys", "resetchannels", ...keys.map((pattern) => `~${pattern}`), ...channels.map((pattern) => `&${pattern}`), ...commands];
 }
 
+/**
+ * What redis_exporter 1.69 sends beyond the monitor's rules, with its default flags: CLIENT
+ * SETNAME (--set-client-name), LATENCY HISTOGRAM and SLOWLOG LEN (exporter/exporter.go
+ * scrapeRedisHost, latency.go, slowlog.go); its AUTH, CONFIG GET, INFO, LATENCY LATEST and
+ * SLOWLOG GET the monitor may run already. Only when monitoring is on: the integration test
+ * holds this list to what a real exporter sends.
+ */
+export const REDIS_EXPORTER_COMMANDS = ["+client|setname", "+latency|histogram", "+slowlog|len"] as const;
+
 export function redisUserRules(redis: RedisPlan, user: RedisUserPlan): readonly string[] {
+    if (user.kind === "monitor" && redis.monitorExporter) {
+        return [...REDIS_SYSTEM_RULES.monitor, ...REDIS_EXPORTER_COMMANDS];
+    }
     return user.kind === "service" ? serviceUserRules(redis, user.name) : REDIS_SYSTEM_RULES[user.kind];
 }
 

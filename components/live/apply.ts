@@ -257,3 +257,65 @@ export async function applyQdrant(context: ChangeContext, stopSeconds: number): 
     context.log(`${context.container}: restart (Qdrant reads its configuration only at start)`);
     await restartContainer(context.container, stopSeconds, 180_000, context.dockerHost);
 }
+
+// ---------------------------------------------------------------- Prometheus and the exporters
+
+export interface PrometheusAccess {
+    /** Port Prometheus listens on inside its container. */
+    port: number;
+    /** How long a reload may take to show: Prometheus reports it through its own next scrape. */
+    timeoutMs: number;
+}
+
+/** An instant query through the image's promtool, inside the container (no port has to be reachable from here). */
+async function prometheusQuery(container: string, access: PrometheusAccess, expr: string, dockerHost?: string): Promise<unknown> {
+    const output = await dockerChecked(
+        `querying Prometheus in ${container}`,
+        ["exec", container, "promtool", "query", "instant", "-o", "json", `http://127.0.0.1:${access.port}`, expr],
+        { dockerHost, timeoutMs: 30_000 },
+    );
+    return JSON.parse(output);
+}
+
+/**
+ * Prometheus re-reads prometheus.yml and its rule files on SIGHUP. Whether the reload worked
+ * shows in its own metrics (it scrapes itself), compared with its own clock: a success after the
+ * signal, or a failed reload, which keeps the old configuration running and fails the update.
+ */
+export async function applyPrometheus(context: ChangeContext, access: PrometheusAccess): Promise<void> {
+    if ((await containerState(context.container, context.dockerHost)) !== "running") {
+        context.log(`${context.container} is not running: the new files are read when it starts`);
+        return;
+    }
+    const [signalled] = (await prometheusQuery(context.container, access, "time()", context.dockerHost)) as [number, string];
+    await dockerChecked(`reloading ${context.container}`, ["kill", "--signal", "HUP", context.container], { dockerHost: context.dockerHost, timeoutMs: 30_000 });
+    const since = (expr: string) => `${expr} > ${signalled}`;
+    let failed = false;
+    await waitFor(
+        `${context.container} reloading its configuration`,
+        async () => {
+            const failures = (await prometheusQuery(context.container, access, since("timestamp(prometheus_config_last_reload_successful == 0)"), context.dockerHost)) as unknown[];
+            if (failures.length > 0) {
+                failed = true;
+                return true;
+            }
+            const successes = (await prometheusQuery(context.container, access, since("prometheus_config_last_reload_success_timestamp_seconds"), context.dockerHost)) as unknown[];
+            return successes.length > 0;
+        },
+        access.timeoutMs,
+    );
+    if (failed) {
+        throw new Error(`${context.container} refused the new configuration (it keeps running the old one); its log says why: docker logs ${context.container}`);
+    }
+    context.log(`${context.container}: reloaded (${context.changedFiles.join(", ") || "configuration"})`);
+}
+
+/** Exporters, the error counter and Alertmanager read their files at start: a change restarts the same container. */
+export async function applyByRestart(context: ChangeContext, stopSeconds: number): Promise<void> {
+    if ((await containerState(context.container, context.dockerHost)) !== "running") {
+        context.log(`${context.container} is not running: the new files are read when it starts`);
+        return;
+    }
+    context.log(`${context.container}: restart (it reads ${context.changedFiles.join(", ") || "its files"} at start)`);
+    await restartContainer(context.container, stopSeconds, 120_000, context.dockerHost);
+}

@@ -9,16 +9,33 @@
 // `files: [secret]`.
 import * as pulumi from "@pulumi/pulumi";
 import { logInfo } from "./log";
-import { applyPgbouncer, applyPostgres, applyQdrant, applyRedis, changedKeys, ChangeContext, PgbouncerAccess, PostgresAccess, RedisAccess, Settings } from "./apply";
+import {
+    applyByRestart,
+    applyPgbouncer,
+    applyPostgres,
+    applyPrometheus,
+    applyQdrant,
+    applyRedis,
+    changedKeys,
+    ChangeContext,
+    PgbouncerAccess,
+    PostgresAccess,
+    PrometheusAccess,
+    RedisAccess,
+    Settings,
+} from "./apply";
 import { VolumeFile, writeVolumeFiles } from "./volumeFiles";
 
-export type ServerKind = "postgres" | "pgbouncer" | "redis" | "qdrant";
+export type ServerKind = "postgres" | "pgbouncer" | "redis" | "qdrant" | "prometheus" | "exporter";
 
 export type ServerAccess =
     | { kind: "postgres"; postgres: PostgresAccess }
     | { kind: "pgbouncer"; pgbouncer: PgbouncerAccess }
     | { kind: "redis"; redis: RedisAccess }
-    | { kind: "qdrant"; stopSeconds: number };
+    | { kind: "qdrant"; stopSeconds: number }
+    | { kind: "prometheus"; prometheus: PrometheusAccess }
+    /** Monitoring containers that read their files only at start: restarted on a change. */
+    | { kind: "exporter"; stopSeconds: number };
 
 export interface ServerConfigState {
     kind: ServerKind;
@@ -93,6 +110,10 @@ async function applyChange(olds: ServerConfigInputs, news: ServerConfigInputs): 
             return applyRedis(context, access.redis);
         case "qdrant":
             return applyQdrant(context, access.stopSeconds);
+        case "prometheus":
+            return applyPrometheus(context, access.prometheus);
+        case "exporter":
+            return applyByRestart(context, access.stopSeconds);
     }
 }
 

@@ -38,8 +38,9 @@ export function checkVolumeFile(file: VolumeFile): void {
     if (!/^0[0-7]{3}$/.test(file.mode)) {
         throw new Error(`config volume: ${file.name}: mode must be octal like 0600, not ${JSON.stringify(file.mode)}`);
     }
-    if (!/^[a-z_][a-z0-9_-]*:[a-z_][a-z0-9_-]*$/.test(file.owner)) {
-        throw new Error(`config volume: ${file.name}: owner must be user:group, not ${JSON.stringify(file.owner)}`);
+    // Names, or numbers where images name the same ids differently (the monitoring images).
+    if (!/^([a-z_][a-z0-9_-]*|[0-9]+):([a-z_][a-z0-9_-]*|[0-9]+)$/.test(file.owner)) {
+        throw new Error(`config volume: ${file.name}: owner must be user:group (names or numbers), not ${JSON.stringify(file.owner)}`);
     }
 }
 

@@ -139,12 +139,17 @@ describe.each(["dev", "prod"])("the %s stack", (stack) => {
         expect(summary(violations)).toEqual([]);
     });
 
+    // Prod runs the monitoring part (Pulumi.prod.yaml): Prometheus, three exporters and the pool-error counter.
+    const monitoring = stack === "prod";
+
     test("gives every policy something to check", () => {
         const count = (type: string) => registrations.filter((registration) => registration.type === type).length;
-        expect(count(TYPES.container)).toBe(4);
-        // A data volume per data service (two for Qdrant: storage and snapshots), a config volume per server.
-        expect(count(TYPES.volume)).toBe(8);
-        expect(count(TYPES.remoteImage)).toBe(4);
+        expect(count(TYPES.container)).toBe(monitoring ? 9 : 4);
+        // A data volume per data service (two for Qdrant: storage and snapshots; two for monitoring:
+        // Prometheus' data and PgBouncer's log), a config volume per server and per monitoring container.
+        expect(count(TYPES.volume)).toBe(monitoring ? 15 : 8);
+        // The counter runs in PgBouncer's image: no image of its own.
+        expect(count(TYPES.remoteImage)).toBe(monitoring ? 8 : 4);
         expect(registrations.filter((registration) => registration.type === TYPES.role && registration.wire.login === true).length).toBeGreaterThanOrEqual(4);
         // The config files are computed from generated secrets, the container's envs are not: the dependency data is real.
         const postgresFiles = registrations.find((registration) => registration.name === "zentoria-postgres-config");
@@ -156,10 +161,11 @@ describe.each(["dev", "prod"])("the %s stack", (stack) => {
 
     test("retains each data volume, and no container says otherwise (what data-volume-retained relies on)", () => {
         const volumes = registrations.filter((registration) => registration.type === TYPES.volume && labelOf(registration, LABEL.volume) !== CONFIG_VOLUME);
-        expect(volumes.map(serviceOf).sort()).toEqual([...DATA_SERVICES, "qdrant"].sort());
+        const services = monitoring ? [...DATA_SERVICES, "qdrant", "monitoring"] : [...DATA_SERVICES.filter((service) => service !== "monitoring"), "qdrant"];
+        expect(volumes.map(serviceOf).sort()).toEqual(services.sort());
         expect(volumes.map((volume) => [volume.name, volume.retainOnDelete])).toEqual(volumes.map((volume) => [volume.name, true]));
         const containers = registrations.filter((registration) => registration.type === TYPES.container);
-        expect(containers.map((container) => labelOf(container, LABEL.dataRetained))).toEqual([undefined, undefined, undefined, undefined]);
+        expect(containers.map((container) => labelOf(container, LABEL.dataRetained))).toEqual(containers.map(() => undefined));
     });
 
     test("exports the outputs that carry credentials as secrets (what no-plaintext-credential-output relies on)", async () => {

@@ -191,6 +191,11 @@ describe("bad input is refused with the key and the reason", () => {
         expect(errorKeys({ services: { monitoring: { sslmode: "verify-full" } }, tls: { enabled: true } })).toEqual([]);
     });
 
+    test("monitoring on a stack whose servers speak TLS only is refused, naming the key", () => {
+        expect(errorFor({ monitoring: { enabled: true }, tls: { enabled: true } }, "monitoring.enabled")).toMatch(/cannot be combined with tls.enabled/);
+        expect(errorKeys({ monitoring: { enabled: true } })).toEqual([]);
+    });
+
     test("settings the program owns cannot be overridden", () => {
         expect(errorFor({ postgres: { settings: { max_connections: 500 } } }, "postgres.settings.max_connections")).toMatch(/rendered by the program: set postgres.maxConnections/);
     });

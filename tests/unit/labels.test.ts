@@ -23,6 +23,7 @@ describe("serviceLabels", () => {
                 pgbouncer: { "zentoria.stack": prefix, "zentoria.service": "pgbouncer", "zentoria.container": "404" },
                 redis: { "zentoria.stack": prefix, "zentoria.service": "redis", "zentoria.container": "410" },
                 qdrant: { "zentoria.stack": prefix, "zentoria.service": "qdrant" },
+                monitoring: { "zentoria.stack": prefix, "zentoria.service": "monitoring" },
             });
         }
     });
@@ -33,7 +34,7 @@ describe("serviceLabels", () => {
             expect(serviceLabels(plan, service)[LABEL.publicBind]).toBe("0.0.0.0");
         }
         const loopback = planOf({ bindAddress: "127.0.0.2", allowPublicBind: true });
-        expect(SERVICES.map((service) => serviceLabels(loopback, service)[LABEL.publicBind])).toEqual([undefined, undefined, undefined, undefined]);
+        expect(SERVICES.map((service) => serviceLabels(loopback, service)[LABEL.publicBind])).toEqual(SERVICES.map(() => undefined));
     });
 
     test("retainDataOnDestroy: false labels that data service only", () => {
@@ -43,7 +44,9 @@ describe("serviceLabels", () => {
             pgbouncer: undefined,
             redis: "false",
             qdrant: undefined,
+            monitoring: undefined,
         });
+        expect(serviceLabels(planOf({ monitoring: { retainDataOnDestroy: false } }), "monitoring")[LABEL.dataRetained]).toBe("false");
     });
 
     test("volumes keep the identity labels only", () => {
@@ -57,7 +60,9 @@ describe("the components label their resources with serviceLabels", () => {
         const values = { bindAddress: "0.0.0.0", allowPublicBind: true, tls: { enabled: true }, postgres: { retainDataOnDestroy: false }, qdrant: { retainDataOnDestroy: false } };
         const { plan } = await buildTier(values);
         const containers = ofType("docker:index/container:Container").map((resource) => asMap(plain(resource.inputs).labels));
-        const expected = SERVICES.map((service) => serviceLabels(plan, service));
+        // Monitoring is off here: none of its resources (see the next test).
+        const servers = SERVICES.filter((service) => service !== "monitoring");
+        const expected = servers.map((service) => serviceLabels(plan, service));
         expect(containers.sort(byService)).toEqual(expected.sort(byService));
         expect(containers.find((labels) => labels[LABEL.service] === "postgres")?.[LABEL.dataRetained]).toBe("false");
 
@@ -65,10 +70,35 @@ describe("the components label their resources with serviceLabels", () => {
         const dataVolumes = volumes.filter((labels) => labels["zentoria.volume"] === undefined);
         const configVolumes = volumes.filter((labels) => labels["zentoria.volume"] === "config");
         // Qdrant has two data volumes: storage and snapshots.
-        const expectedData = [...DATA_SERVICES, "qdrant" as const].map((service) => volumeLabels(serviceLabels(plan, service)));
+        const expectedData = [...DATA_SERVICES.filter((service) => service !== "monitoring"), "qdrant" as const].map((service) => volumeLabels(serviceLabels(plan, service)));
         expect(dataVolumes.sort(byService)).toEqual(expectedData.sort(byService));
-        expect(configVolumes.sort(byService)).toEqual(SERVICES.map((service) => ({ ...volumeLabels(serviceLabels(plan, service)), "zentoria.volume": "config" })).sort(byService));
+        expect(configVolumes.sort(byService)).toEqual(servers.map((service) => ({ ...volumeLabels(serviceLabels(plan, service)), "zentoria.volume": "config" })).sort(byService));
         expect(volumes.every((labels) => labels[LABEL.publicBind] === undefined && labels[LABEL.dataRetained] === undefined)).toBe(true);
+    });
+
+    test("with monitoring on: every monitoring container and volume is labelled as the monitoring service, and monitoring.retainDataOnDestroy labels its containers", async () => {
+        const values = { monitoring: { enabled: true, retainDataOnDestroy: false, alertmanager: { enabled: true } } };
+        const { plan } = await buildTier(values);
+        const labelled = (type: string) =>
+            ofType(type)
+                .map((resource) => ({ name: resource.name, labels: asMap(plain(resource.inputs).labels) }))
+                .filter((resource) => resource.labels[LABEL.service] === "monitoring");
+        expect(labelled("docker:index/container:Container").map((resource) => resource.name).sort()).toEqual([
+            "zentoria-monitoring-alertmanager",
+            "zentoria-monitoring-pgbouncer-errors",
+            "zentoria-monitoring-pgbouncer-exporter",
+            "zentoria-monitoring-postgres-exporter",
+            "zentoria-monitoring-prometheus",
+            "zentoria-monitoring-redis-exporter",
+        ]);
+        for (const container of labelled("docker:index/container:Container")) {
+            expect(container.labels).toEqual(serviceLabels(plan, "monitoring"));
+        }
+        expect(serviceLabels(plan, "monitoring")).toEqual({ "zentoria.stack": "zentoria", "zentoria.service": "monitoring", "zentoria.data-retained": "false" });
+        const volumes = labelled("docker:index/volume:Volume");
+        expect(volumes.filter((volume) => volume.labels["zentoria.volume"] === undefined).map((volume) => volume.name).sort()).toEqual(["zentoria-monitoring-prometheus-data", "zentoria-pgbouncer-log"]);
+        expect(volumes.filter((volume) => volume.labels["zentoria.volume"] === "config")).toHaveLength(6);
+        expect(volumes.every((volume) => JSON.stringify(volume.labels) === JSON.stringify({ ...volumeLabels(serviceLabels(plan, "monitoring")), ...(volume.labels["zentoria.volume"] ? { "zentoria.volume": "config" } : {}) }))).toBe(true);
     });
 });
 

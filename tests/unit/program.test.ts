@@ -156,5 +156,6 @@ test("bad config: the program stops with one log line per problem and no stack t
 test("the prod stack builds with its own names and ports", async () => {
     const outputs = await runProgram(stackConfigValues("prod"));
     expect(outputs.summary.postgres).toMatchObject({ container: "zentoria-prod-postgres", published: "127.0.0.1:15432", volume: "zentoria-prod-pgdata" });
-    expect(ofType("docker:index/container:Container").length).toBe(4);
+    // The four servers, and the monitoring part prod turns on: Prometheus, three exporters, the pool-error counter.
+    expect(ofType("docker:index/container:Container").length).toBe(9);
 }, 60_000);

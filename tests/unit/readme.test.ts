@@ -3,7 +3,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { ZodObject, ZodRawShape } from "zod";
 import { DEVIATIONS } from "../../config/defaults";
-import { credentialsSchema, thresholdsSchema, poolSchema, redisClientSchema, roleSchema, serviceSchema, databaseSchema, stackConfigSchema } from "../../config/schema";
+import { credentialsSchema, monitoringSchema, thresholdsSchema, poolSchema, redisClientSchema, roleSchema, serviceSchema, databaseSchema, stackConfigSchema } from "../../config/schema";
 import { REPO_ROOT } from "./support/config";
 
 const readme = fs.readFileSync(path.join(REPO_ROOT, "README.md"), "utf8");
@@ -20,7 +20,12 @@ test("every config key is in the configuration reference", () => {
             }
         }
     }
-    expected.push("prefix", "bindAddress", "allowPublicBind", "monitoring.enabled");
+    expected.push("prefix", "bindAddress", "allowPublicBind");
+    // monitoring: every key, nested ones by their path.
+    for (const [key, schema] of Object.entries(monitoringSchema.shape)) {
+        const nested = schema instanceof ZodObject && key !== "thresholds" ? keysOf(schema as ZodObject<ZodRawShape>) : [];
+        expected.push(...(nested.length > 0 ? nested.map((child) => `monitoring.${key}.${child}`) : key === "thresholds" ? [] : [`monitoring.${key}`]));
+    }
     expected.push(...keysOf(thresholdsSchema).map((key) => `monitoring.thresholds.${key}`));
     expected.push(...keysOf(roleSchema).map((key) => `roles.<name>.${key}`));
     expected.push(...keysOf(databaseSchema).map((key) => `databases.<name>.${key}`));

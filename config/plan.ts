@@ -1,5 +1,6 @@
 // The plan: one typed, immutable description of the stack, derived from validated config.
 // Renderers, the budget and the components read it; none of them reads config.
+import { BACKUP_REDIS_USER, BACKUP_REPLICATION_CONNECTIONS, BACKUP_ROLE } from "./backups";
 import { containerNames, postgresMajorVersion } from "./bounds";
 import { DeepReadonly, deepFreeze } from "./freeze";
 import { MAINTENANCE_DATABASE, REDIS_SYSTEM_USERS } from "./validate";
@@ -168,7 +169,7 @@ export interface RedisClientPlan {
     channelPatterns: readonly string[];
 }
 
-export type RedisUserKind = "admin" | "monitor" | "healthcheck" | "service";
+export type RedisUserKind = "admin" | "monitor" | "healthcheck" | "backup" | "service";
 
 export interface RedisUserPlan {
     name: string;
@@ -231,6 +232,23 @@ export interface MonitoringPlan {
     thresholds: Thresholds;
 }
 
+export interface BackupsPlan {
+    enabled: boolean;
+    /** The named volume backups go to, unless hostDirectory names a directory on the Docker host. */
+    volumeName: string;
+    hostDirectory?: string;
+    /** The backup sidecar and its config volume (scripts and the logins it needs). */
+    containerName: string;
+    configVolumeName: string;
+    intervalHours: number;
+    keepBaseBackups: number;
+    archiveTimeoutSeconds: number;
+    memory: string;
+    /** The replication role: CONNECTION LIMIT exactly what pg_basebackup opens. */
+    role: { name: string; connectionLimit: number };
+    redisUser: string;
+}
+
 export interface TimeoutsPlan {
     connectSeconds: number;
     querySeconds: number;
@@ -253,6 +271,7 @@ export interface StackPlanData {
     redis: RedisPlan;
     qdrant: QdrantPlan;
     monitoring: MonitoringPlan;
+    backups: BackupsPlan;
     /** Credentials given in config (plaintext only inside the program; secrets in Pulumi). */
     providedCredentials: StackConfig["credentials"];
 }
@@ -356,6 +375,7 @@ function redisPlan(config: StackConfig): RedisPlan {
     const serviceUsers = [...new Set(clients.map((client) => client.user))];
     const users: RedisUserPlan[] = [
         ...REDIS_SYSTEM_USERS.map((name) => ({ name, kind: name as RedisUserKind })),
+        ...(config.backups.enabled ? [{ name: BACKUP_REDIS_USER, kind: "backup" as const }] : []),
         ...serviceUsers.map((name) => ({ name, kind: "service" as const })),
     ].sort(byName);
     return {
@@ -437,6 +457,23 @@ function pgbouncerPlan(config: StackConfig, roles: readonly RolePlan[]): Pgbounc
     };
 }
 
+function backupsPlan(config: StackConfig): BackupsPlan {
+    const backups = config.backups;
+    return {
+        enabled: backups.enabled,
+        volumeName: `${config.prefix}-backups`,
+        hostDirectory: backups.hostDirectory,
+        containerName: `${config.prefix}-backup`,
+        configVolumeName: `${config.prefix}-backup-config`,
+        intervalHours: backups.intervalHours,
+        keepBaseBackups: backups.keepBaseBackups,
+        archiveTimeoutSeconds: backups.archiveTimeoutSeconds,
+        memory: backups.memory,
+        role: { name: BACKUP_ROLE, connectionLimit: BACKUP_REPLICATION_CONNECTIONS },
+        redisUser: BACKUP_REDIS_USER,
+    };
+}
+
 export function buildPlan(config: StackConfig): StackPlan {
     const roles = rolePlans(config);
     const pools = poolPlans(config);
@@ -495,6 +532,7 @@ export function buildPlan(config: StackConfig): StackPlan {
         redis: redisPlan(config),
         qdrant: qdrantPlan(config),
         monitoring: { enabled: config.monitoring.enabled, thresholds: { ...config.monitoring.thresholds } },
+        backups: backupsPlan(config),
         providedCredentials: config.credentials,
     };
     return deepFreeze(plan);

@@ -1,6 +1,7 @@
 // Raw config -> validated StackConfig: defaults merged in, the schema applied, then the checks
 // that span several keys. Every problem is collected; nothing stops at the first.
 import { ZodIssue } from "zod";
+import { checkBackups } from "./backups";
 import { checkHostNames, checkPostgresBounds, checkRedisBounds } from "./bounds";
 import { DEFAULT_CONFIG } from "./defaults";
 import { checkEnvNames } from "./envNames";
@@ -415,6 +416,7 @@ const CROSS_CHECKS: ReadonlyArray<{ needs: readonly Section[]; run: (config: Sta
     { needs: ["pgbouncer"], run: checkPgbouncerVersion },
     { needs: ["pgbouncer"], run: checkPoolMode },
     { needs: ["monitoring"], run: checkThresholds },
+    { needs: ["backups", "postgres", "roles", "redis"], run: checkBackups },
 ];
 
 export function validateStackConfig(raw: RawStackConfig): ValidationResult {

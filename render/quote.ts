@@ -190,3 +190,19 @@ export function sqlLiteral(value: string): string {
 export function urlUserinfo(value: string): string {
     return encodeURIComponent(value);
 }
+
+// ---------------------------------------------------------------- shell, .pgpass
+
+/** A word for a bash script: bare when it holds no shell syntax, else single-quoted. */
+export function shellWord(value: string | number, what: string): string {
+    const text = typeof value === "number" ? String(finite(value, "shell script", what)) : singleLine(value, "shell script", what);
+    if (/^[A-Za-z0-9_./:@%+=,-]+$/.test(text)) {
+        return text;
+    }
+    return `'${text.replace(/'/g, `'\\''`)}'`;
+}
+
+/** A field of a libpq password file: `:` and `\` escaped with a backslash (libpq fe-connect.c passwordFromFile). */
+export function pgpassField(value: string): string {
+    return singleLine(value, ".pgpass", "field").replace(/[\\:]/g, (character) => `\\${character}`);
+}

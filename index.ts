@@ -18,4 +18,5 @@ export const connectionStrings = tier.connectionStrings;
 export const hostConnectionStrings = tier.hostConnectionStrings;
 export const env = tier.envFiles;
 export const summary = tier.summary;
+export const backups = tier.backups;
 export const connectionBudget = { tables: tier.budgetTables, warnings: warnings.map(formatProblem) };

@@ -31,6 +31,8 @@ export interface PostgresArgs {
     /** PgBouncer's console, to pause the pools around a restart. */
     pgbouncerConsole: pulumi.Output<PgbouncerConsoleAccess>;
     dockerHost?: string;
+    /** The backup store, mounted where archive_command writes (render/backup.ts); ready before the server starts. */
+    backups?: { mount: docker.types.input.ContainerVolume; ready: pulumi.Resource };
 }
 
 /** Settings split by what applying them takes, from PostgreSQL's own context of each setting. */
@@ -127,6 +129,7 @@ export class Postgres extends pulumi.ComponentResource {
                 volumes: [
                     { volumeName: this.volume.name, containerPath: POSTGRES_VOLUME_MOUNT },
                     { volumeName: this.configVolume.name, containerPath: layout.postgres.configDirectory, readOnly: true },
+                    ...(args.backups ? [{ ...args.backups.mount, containerPath: layout.backups.directory }] : []),
                 ],
                 networksAdvanced: [{ name: args.network.name, aliases: [postgres.hostname] }],
                 ports: [publishedPort(postgres.port, postgres.publish)],
@@ -148,7 +151,7 @@ export class Postgres extends pulumi.ComponentResource {
                 stopTimeout: POSTGRES_STOP_SECONDS,
                 labels: containerLabels(labels),
             },
-            containerOptions(this, { dependsOn: [this.config, this.dataDirectory] }),
+            containerOptions(this, { dependsOn: [this.config, this.dataDirectory, ...(args.backups ? [args.backups.ready] : [])] }),
         );
         this.registerOutputs({ containerName: this.container.name, volumeName: this.volume.name });
     }

@@ -14,7 +14,7 @@ import type { StackPlan } from "../config/plan";
 export const LABEL = {
     /** The stack's prefix (zentoria:prefix): which deployment the resource belongs to. */
     stack: "zentoria.stack",
-    /** postgres, pgbouncer, redis or qdrant. */
+    /** postgres, pgbouncer, redis, qdrant or backup. */
     service: "zentoria.service",
     /** The specification's container number (1, 7: 404 for the database, 410 for Redis). */
     container: "zentoria.container",
@@ -29,10 +29,10 @@ export const LABEL = {
 /** The value of LABEL.volume on a config volume. */
 export const CONFIG_VOLUME = "config";
 
-export const SERVICES = ["postgres", "pgbouncer", "redis", "qdrant"] as const;
+export const SERVICES = ["postgres", "pgbouncer", "redis", "qdrant", "backup"] as const;
 export type Service = (typeof SERVICES)[number];
-/** The services whose data lives on a named volume. */
-export const DATA_SERVICES = ["postgres", "redis", "qdrant"] as const;
+/** The services whose data lives on a named volume (backup: the backup volume, README "Backups and restore"). */
+export const DATA_SERVICES = ["postgres", "redis", "qdrant", "backup"] as const;
 export type DataService = (typeof DATA_SERVICES)[number];
 
 const CONTAINER_NUMBER: Partial<Record<Service, string>> = { postgres: "404", pgbouncer: "404", redis: "410" };
@@ -54,6 +54,8 @@ function publishAddresses(plan: StackPlan, service: Service): string[] {
             return [plan.redis.publish.address];
         case "qdrant":
             return [plan.qdrant.publishHttp.address, plan.qdrant.publishGrpc.address];
+        case "backup":
+            return [];
     }
 }
 
@@ -65,7 +67,9 @@ function retainsData(plan: StackPlan, service: Service): boolean {
             return plan.redis.retainDataOnDestroy;
         case "qdrant":
             return plan.qdrant.retainDataOnDestroy;
+        // The backup volume outlives the stack whatever the data services do: it is how they come back.
         case "pgbouncer":
+        case "backup":
             return true;
     }
 }

@@ -141,10 +141,11 @@ describe.each(["dev", "prod"])("the %s stack", (stack) => {
 
     test("gives every policy something to check", () => {
         const count = (type: string) => registrations.filter((registration) => registration.type === type).length;
-        expect(count(TYPES.container)).toBe(4);
-        // A data volume per data service (two for Qdrant: storage and snapshots), a config volume per server.
-        expect(count(TYPES.volume)).toBe(8);
-        expect(count(TYPES.remoteImage)).toBe(4);
+        // The four servers and the backup sidecar.
+        expect(count(TYPES.container)).toBe(5);
+        // A data volume per data service (two for Qdrant: storage and snapshots; the backup volume), a config volume per container.
+        expect(count(TYPES.volume)).toBe(10);
+        expect(count(TYPES.remoteImage)).toBe(5);
         expect(registrations.filter((registration) => registration.type === TYPES.role && registration.wire.login === true).length).toBeGreaterThanOrEqual(4);
         // The config files are computed from generated secrets, the container's envs are not: the dependency data is real.
         const postgresFiles = registrations.find((registration) => registration.name === "zentoria-postgres-config");
@@ -159,7 +160,7 @@ describe.each(["dev", "prod"])("the %s stack", (stack) => {
         expect(volumes.map(serviceOf).sort()).toEqual([...DATA_SERVICES, "qdrant"].sort());
         expect(volumes.map((volume) => [volume.name, volume.retainOnDelete])).toEqual(volumes.map((volume) => [volume.name, true]));
         const containers = registrations.filter((registration) => registration.type === TYPES.container);
-        expect(containers.map((container) => labelOf(container, LABEL.dataRetained))).toEqual([undefined, undefined, undefined, undefined]);
+        expect(containers.map((container) => labelOf(container, LABEL.dataRetained))).toEqual([undefined, undefined, undefined, undefined, undefined]);
     });
 
     test("exports the outputs that carry credentials as secrets (what no-plaintext-credential-output relies on)", async () => {
@@ -192,6 +193,7 @@ describe("the stack's exceptions reach the policies through the program's labels
             postgres: { retainOnDelete: true, label: undefined },
             redis: { retainOnDelete: false, label: "false" },
             qdrant: { retainOnDelete: true, label: undefined },
+            backup: { retainOnDelete: true, label: undefined },
         });
         const inputs = await policyInputs(registrations, exports, "dev");
         expect(summary(await runAll(inputs))).toEqual([
@@ -204,7 +206,8 @@ describe("the stack's exceptions reach the policies through the program's labels
     test("zentoria:bindAddress 0.0.0.0 with zentoria:allowPublicBind: true labels every container and passes; without the labels every port fails", async () => {
         const config = { ...dev, "zentoria:bindAddress": "0.0.0.0", "zentoria:allowPublicBind": true };
         const { registrations, exports } = await register(config);
-        const containers = registrations.filter((registration) => registration.type === TYPES.container);
+        // Every container that publishes a port (the backup sidecar publishes none).
+        const containers = registrations.filter((registration) => registration.type === TYPES.container && serviceOf(registration) !== "backup");
         expect(containers.map((container) => labelOf(container, LABEL.publicBind))).toEqual(["0.0.0.0", "0.0.0.0", "0.0.0.0", "0.0.0.0"]);
         const inputs = await policyInputs(registrations, exports, "dev");
         expect(summary(await runAll(inputs))).toEqual([]);

@@ -23,17 +23,20 @@ describe("serviceLabels", () => {
                 pgbouncer: { "zentoria.stack": prefix, "zentoria.service": "pgbouncer", "zentoria.container": "404" },
                 redis: { "zentoria.stack": prefix, "zentoria.service": "redis", "zentoria.container": "410" },
                 qdrant: { "zentoria.stack": prefix, "zentoria.service": "qdrant" },
+                backup: { "zentoria.stack": prefix, "zentoria.service": "backup" },
             });
         }
     });
 
     test("a non-loopback bind address (which needs zentoria:allowPublicBind) labels every service with it", () => {
         const plan = planOf({ bindAddress: "0.0.0.0", allowPublicBind: true });
-        for (const service of SERVICES) {
+        for (const service of SERVICES.filter((candidate) => candidate !== "backup")) {
             expect(serviceLabels(plan, service)[LABEL.publicBind]).toBe("0.0.0.0");
         }
+        // The backup sidecar publishes no port.
+        expect(serviceLabels(plan, "backup")[LABEL.publicBind]).toBeUndefined();
         const loopback = planOf({ bindAddress: "127.0.0.2", allowPublicBind: true });
-        expect(SERVICES.map((service) => serviceLabels(loopback, service)[LABEL.publicBind])).toEqual([undefined, undefined, undefined, undefined]);
+        expect(SERVICES.map((service) => serviceLabels(loopback, service)[LABEL.publicBind])).toEqual([undefined, undefined, undefined, undefined, undefined]);
     });
 
     test("retainDataOnDestroy: false labels that data service only", () => {

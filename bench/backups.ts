@@ -200,7 +200,11 @@ async function run(options: Options): Promise<BackupBenchResults> {
             pgbenchInit(url, options.scale);
         }
         const dataSeconds = (Date.now() - dataStarted) / 1000;
-        const [{ bytes: databaseBytes }] = await query(strings.postgres.backend.zentoria_main.direct, "SELECT sum(pg_database_size(datname))::bigint AS bytes FROM pg_database");
+        // Each owner sizes its own database: the application roles may not connect to the others.
+        let databaseBytes = 0;
+        for (const url of Object.values(owners)) {
+            databaseBytes += Number((await query(url, "SELECT pg_database_size(current_database())::bigint AS bytes"))[0].bytes);
+        }
 
         log("npm run backup");
         const backup = await npmRun(deployment, "backup", []);
@@ -250,7 +254,7 @@ async function run(options: Options): Promise<BackupBenchResults> {
                 images: { postgres: images.postgres15, pgbouncer: images.pgbouncer, redis: images.redis },
             },
             options: { scale: options.scale, databases: Object.keys(owners), clients: options.clients, loadSeconds: options.loadSeconds, archiveTimeoutSeconds: 300 },
-            dataSet: { databaseBytes: Number(databaseBytes), loadSeconds: dataSeconds },
+            dataSet: { databaseBytes, loadSeconds: dataSeconds },
             // The status file's `seconds` is rounded to whole seconds; its timestamps have milliseconds.
             baseBackup: { wallSeconds: backup.seconds, backupSeconds: (Date.parse(status.finishedAt) - Date.parse(status.startedAt)) / 1000, bytes: status.bytes, name: status.name },
             archiveLag: {
@@ -284,7 +288,7 @@ export function backupsSection(results: BackupBenchResults, file: string): strin
         "",
         "| figure | value |",
         "| --- | --- |",
-        `| data set | \`pgbench -i -s ${options.scale}\` in ${options.databases.map((name) => `\`${name}\``).join(", ")}: ${mb(dataSet.databaseBytes)} in all databases |`,
+        `| data set | \`pgbench -i -s ${options.scale}\` in ${options.databases.map((name) => `\`${name}\``).join(", ")}: ${mb(dataSet.databaseBytes)} in these databases |`,
         `| base backup (\`npm run backup\`: pg_basebackup, then pg_verifybackup) | ${s1(baseBackup.backupSeconds)} s in the sidecar (${s1(baseBackup.wallSeconds)} s for the whole command, Redis' copy and \`ts-node\` included); ${mb(baseBackup.bytes)} |`,
         `| WAL archive lag under load (commit to archived segment) | median ${s1(archiveLag.medianSeconds)} s, p95 ${s1(archiveLag.p95Seconds)} s, max ${s1(archiveLag.maxSeconds)} s over ${archiveLag.samples.length} markers |`,
         `| the load meanwhile | ${options.clients} clients through PgBouncer, TPC-B-like (tests/e2e/support/load.ts), ${archiveLag.transactionsPerSecond.toFixed(0)} transactions/s, ${mb(archiveLag.walBytesPerSecond)} of WAL per second, ${archiveLag.failures} failed |`,

@@ -277,6 +277,9 @@ async function run(options: Options): Promise<BackupBenchResults> {
 }
 
 const mb = (bytes: number) => `${(bytes / 1024 ** 2).toFixed(0)} MB`;
+const kb = (bytes: number) => `${(bytes / 1024).toFixed(0)} kB`;
+/** PostgreSQL's default (and this stack's) WAL segment size. */
+const WAL_SEGMENT_BYTES = 16 * 1024 ** 2;
 const s1 = (value: number) => value.toFixed(1);
 
 export function backupsSection(results: BackupBenchResults, file: string): string {
@@ -291,7 +294,7 @@ export function backupsSection(results: BackupBenchResults, file: string): strin
         `| data set | \`pgbench -i -s ${options.scale}\` in ${options.databases.map((name) => `\`${name}\``).join(", ")}: ${mb(dataSet.databaseBytes)} in these databases |`,
         `| base backup (\`npm run backup\`: pg_basebackup, then pg_verifybackup) | ${s1(baseBackup.backupSeconds)} s in the sidecar (${s1(baseBackup.wallSeconds)} s for the whole command, Redis' copy and \`ts-node\` included); ${mb(baseBackup.bytes)} |`,
         `| WAL archive lag under load (commit to archived segment) | median ${s1(archiveLag.medianSeconds)} s, p95 ${s1(archiveLag.p95Seconds)} s, max ${s1(archiveLag.maxSeconds)} s over ${archiveLag.samples.length} markers |`,
-        `| the load meanwhile | ${options.clients} clients through PgBouncer, TPC-B-like (tests/e2e/support/load.ts), ${archiveLag.transactionsPerSecond.toFixed(0)} transactions/s, ${mb(archiveLag.walBytesPerSecond)} of WAL per second, ${archiveLag.failures} failed |`,
+        `| the load meanwhile | ${options.clients} clients through PgBouncer, TPC-B-like (tests/e2e/support/load.ts), ${archiveLag.transactionsPerSecond.toFixed(0)} transactions/s, ${kb(archiveLag.walBytesPerSecond)} of WAL per second (a 16 MB segment filled every ${(WAL_SEGMENT_BYTES / archiveLag.walBytesPerSecond).toFixed(0)} s: a commit waits for its segment to fill, so the lag runs from about 0 to that), ${archiveLag.failures} failed |`,
         `| restore to the latest point (\`npm run restore --latest\`) | ${s1(restore.postgresSeconds)} s for PostgreSQL (pause, stop, copy, replay, promote, verify, resume); ${s1(restore.wallSeconds)} s for the whole command; ${restore.markersBack} of ${restore.markersWritten} markers back |`,
         "",
         `Machine: ${machine.cpus} cores, ${machine.memoryGiB} GiB, load average ${machine.loadAverageAtStart.join(" / ")} at the start (shared with other work); Docker ${machine.docker}; PostgreSQL ${machine.postgres} (${machine.images.postgres}); \`archive_timeout\` ${options.archiveTimeoutSeconds} s.`,

@@ -3,16 +3,17 @@
 // time, more rows, the table dropped; `npm run restore --time` brings back exactly the rows
 // committed before the noted time, Redis its keys from the backup, and the services connect
 // again through the exported strings. Then the data volume is deleted outright and
-// `npm run restore --latest` brings PostgreSQL back from the backup volume alone. A destroy with
-// the default settings keeps the backup volume.
+// `npm run restore --latest` brings PostgreSQL back from the backup volume alone, and
+// `--into` restores it into a second stack (another prefix) for inspection. A destroy with the
+// default settings keeps the backup volume.
 import { spawn } from "child_process";
 import * as path from "path";
 import { randomBytes } from "crypto";
-import { LocalWorkspace } from "@pulumi/pulumi/automation";
+import { LocalWorkspace, Stack } from "@pulumi/pulumi/automation";
 import Redis from "ioredis";
 import { Client } from "pg";
 import { ConnectionStrings, Deployment, removeDockerObjects } from "./support/deployment";
-import { ciImages, docker, freePort, REPO_ROOT } from "./support/project";
+import { ciImages, docker, freePort, REPO_ROOT, writeStackConfig } from "./support/project";
 
 jest.setTimeout(20 * 60 * 1000);
 
@@ -208,6 +209,47 @@ test("the data volume deleted outright: npm run restore --latest brings PostgreS
     expect(await countAndMax("numbered")).toEqual({ count: 200, max: 200 });
     // The recreated volume is the one the stack declares: nothing to change.
     await deployment.expectNoChanges();
+});
+
+test("npm run restore --into another stack: the source's rows there, through that stack's own strings; the source untouched", async () => {
+    // A second stack of the same project and state backend, as `npm run restore -- <stack> --into <other>` expects.
+    const inspectPrefix = `${prefix}-in`;
+    const inspectConfig = path.join(deployment.project, "Pulumi.inspect.yaml");
+    const images = ciImages();
+    writeStackConfig(inspectConfig, {
+        config: {
+            "zentoria:prefix": inspectPrefix,
+            "zentoria:bindAddress": "127.0.0.1",
+            "zentoria:postgres": { image: images.postgres15, pgvector: false, hostPort: await freePort() },
+            "zentoria:pgbouncer": { image: images.pgbouncer, hostPort: await freePort() },
+            "zentoria:redis": { image: images.redis, hostPort: await freePort() },
+            "zentoria:qdrant": { enabled: false },
+        },
+    });
+    const inspect = await Stack.create("inspect", deployment.stack.workspace);
+    try {
+        const up = await inspect.up({ configFile: inspectConfig });
+        expect(up.summary.result).toBe("succeeded");
+        const sourceStarted = docker("inspect", "-f", "{{.State.StartedAt}}", `${prefix}-postgres`);
+
+        const restore = await npmRun("restore", ["--latest", "--into", "inspect"]);
+        expectSuccess(restore);
+        expect(restore.output).toMatch(/of stack e2e/);
+
+        const inspectStrings = (await inspect.outputs()).hostConnectionStrings.value as ConnectionStrings;
+        const rows = async (url: string, table: string) => (await query(url, `SELECT count(*)::int AS count, max(id) AS max FROM ${table}`))[0];
+        // The restored roles have the inspect stack's passwords: its pooled and direct strings work.
+        expect(await rows(inspectStrings.postgres.backend.zentoria_main.pooled, "later")).toEqual({ count: 30, max: 30 });
+        expect(await rows(inspectStrings.postgres.backend.zentoria_main.direct, "numbered")).toEqual({ count: 200, max: 200 });
+        expect((await query(inspectStrings.postgres.n8n.n8n.pooled, "SELECT current_user AS role"))[0].role).toBe("n8n_app");
+        // The source kept running, with its own rows.
+        expect(docker("inspect", "-f", "{{.State.StartedAt}}", `${prefix}-postgres`)).toBe(sourceStarted);
+        expect(await countAndMax("later")).toEqual({ count: 30, max: 30 });
+    } finally {
+        await inspect.destroy({ configFile: inspectConfig }).catch((error) => process.stderr.write(`inspect destroy failed: ${(error as Error).message}\n`));
+        await inspect.workspace.removeStack("inspect").catch(() => undefined);
+        removeDockerObjects(inspectPrefix);
+    }
 });
 
 test("pulumi destroy with the default settings keeps the backup volume and its backups", async () => {

@@ -20,6 +20,7 @@ export const env = tier.envFiles;
 export const summary = tier.summary;
 /** The CA that signed the servers' certificates (tls.enabled), for clients' sslrootcert / CA file. Not secret. */
 export const caCertificate = tier.tls?.caCertificate;
+export const backups = tier.backups;
 export const connectionBudget = { tables: tier.budgetTables, warnings: warnings.map(formatProblem) };
 // Only with monitoring on: where Prometheus is, and every alert rule with its threshold (no credential).
 export const monitoring = tier.monitoring

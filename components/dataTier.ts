@@ -7,15 +7,18 @@ import { StackPlan } from "../config/plan";
 import { budgetTables } from "../render/budgetTables";
 import { connectionStrings, ConnectionStrings, envFiles, hostSideAddress, networkEndpoints, publishedEndpoints } from "../render/connections";
 import { providerUsesNetworkAddress } from "../render/tls";
+import { serviceLabels, volumeLabels } from "../render/labels";
 import { CONTAINER_LAYOUT } from "../render/layout";
 import { NetworkAddresses } from "../render/postgresql";
+import { BackupAgent, BackupsInfo, BackupStore } from "./backups";
 import { StackCredentials } from "./credentials";
+import { BackupRoleRemoval } from "./live/backupStore";
 import { PgBouncer, pgbouncerConsole } from "./pgbouncer";
 import { Monitoring, pgbouncerLogVolume } from "./monitoring";
-import { Postgres } from "./postgres";
+import { PGDATA, Postgres, POSTGRES_STOP_SECONDS, POSTGRES_VOLUME_MOUNT } from "./postgres";
 import { PostgresSchema } from "./postgresSchema";
 import { Qdrant } from "./qdrant";
-import { Redis } from "./redis";
+import { Redis, REDIS_STOP_SECONDS } from "./redis";
 import { StackTls, stackTls } from "./tls";
 
 export interface DataTierArgs {
@@ -64,6 +67,10 @@ export class DataTier extends pulumi.ComponentResource {
     readonly qdrant?: Qdrant;
     /** Exporters, Prometheus and section 5's alert rules (monitoring.enabled). */
     readonly monitoring?: Monitoring;
+    readonly backupStore?: BackupStore;
+    readonly backupAgent?: BackupAgent;
+    /** Where the backups are and what restore needs to find (no credential). */
+    readonly backups: BackupsInfo;
     /** In-network connection strings (section 2.4's host names). Secret. */
     readonly connectionStrings: pulumi.Output<ConnectionStrings>;
     /** The same through the ports published on the Docker host. Secret. */
@@ -91,6 +98,19 @@ export class DataTier extends pulumi.ComponentResource {
         const addresses = networkAddresses(this.network);
 
         const { dockerHost } = args;
+        if (plan.backups.enabled) {
+            this.backupStore = new BackupStore(
+                `${name}-backup-store`,
+                {
+                    plan,
+                    redisPassword: this.credentials.redis[plan.backups.redisUser].password,
+                    qdrantApiKey: plan.qdrant.enabled ? this.credentials.qdrantApiKey : undefined,
+                    dockerHost,
+                },
+                child,
+            );
+        }
+        const backupStore = this.backupStore;
         this.postgres = new Postgres(
             `${name}-postgres`,
             {
@@ -101,6 +121,7 @@ export class DataTier extends pulumi.ComponentResource {
                 pgbouncerConsole: pgbouncerConsole(plan, this.credentials.pgbouncerAdmin.password),
                 dockerHost,
                 tls: this.tls?.servers.postgres,
+                backups: backupStore ? { mount: backupStore.mount, ready: backupStore.files } : undefined,
             },
             child,
         );
@@ -166,6 +187,7 @@ export class DataTier extends pulumi.ComponentResource {
                     redisMonitorPassword: this.credentials.redis[plan.monitoring.redisUser].password,
                     qdrantReadOnlyApiKey: this.qdrant ? this.credentials.qdrantReadOnlyApiKey : undefined,
                     pgbouncerLog,
+                    backupStore: backupStore?.mount,
                     pgbouncerImage: this.pgbouncer.container.image,
                     servers: { postgres: this.postgres.container, pgbouncer: this.pgbouncer.container, redis: this.redis.container, qdrant: this.qdrant?.container },
                     dockerHost,
@@ -173,6 +195,33 @@ export class DataTier extends pulumi.ComponentResource {
                 child,
             );
         }
+
+        if (backupStore) {
+            this.backupAgent = new BackupAgent(
+                `${name}-backup`,
+                {
+                    plan,
+                    network: this.network,
+                    store: backupStore,
+                    provider: this.schema.provider,
+                    redisVolume: this.redis.volume,
+                    qdrantSnapshotsVolume: this.qdrant?.snapshotsVolume,
+                    servers: [this.postgres.container, this.postgres.config, this.redis.container, this.redis.config, ...(this.qdrant ? [this.qdrant.container] : [])],
+                },
+                child,
+            );
+        } else {
+            new BackupRoleRemoval(
+                `${name}-backup-role-removal`,
+                {
+                    dockerHost,
+                    socket: { container: plan.postgres.containerName, superuser: plan.postgres.superuser, socketDirectory: CONTAINER_LAYOUT.postgres.socketDirectory, port: plan.postgres.port },
+                    role: plan.backups.role.name,
+                },
+                { parent: this, dependsOn: [this.postgres.container, this.postgres.config] },
+            );
+        }
+        this.backups = backupsInfo(plan, dockerHost);
 
         const credentials = this.credentials.plaintext();
         this.connectionStrings = pulumi.secret(credentials.apply((c) => connectionStrings(plan, c, networkEndpoints(plan))));
@@ -183,6 +232,51 @@ export class DataTier extends pulumi.ComponentResource {
 
         this.registerOutputs({ summary: this.summary });
     }
+}
+
+/** The backups' output: where they are, and the names `npm run backup` and `npm run restore` work with. */
+export function backupsInfo(plan: StackPlan, dockerHost?: string): BackupsInfo {
+    const { backups, postgres, pgbouncer, redis, qdrant } = plan;
+    const layout = CONTAINER_LAYOUT;
+    return {
+        enabled: backups.enabled,
+        ...(backups.enabled
+            ? {
+                  store: backups.hostDirectory ?? backups.volumeName,
+                  storeKind: backups.hostDirectory ? ("hostDirectory" as const) : ("volume" as const),
+                  sidecar: backups.containerName,
+              }
+            : {}),
+        mount: layout.backups.directory,
+        image: postgres.image,
+        intervalHours: backups.intervalHours,
+        keepBaseBackups: backups.keepBaseBackups,
+        archiveTimeoutSeconds: backups.archiveTimeoutSeconds,
+        ...(dockerHost ? { dockerHost } : {}),
+        postgres: {
+            container: postgres.containerName,
+            dataVolume: postgres.volumeName,
+            dataVolumeLabels: volumeLabels(serviceLabels(plan, "postgres")),
+            configVolume: postgres.configVolumeName,
+            dataMount: POSTGRES_VOLUME_MOUNT,
+            pgdata: PGDATA,
+            socketDirectory: layout.postgres.socketDirectory,
+            port: postgres.port,
+            superuser: postgres.superuser,
+            stopSeconds: POSTGRES_STOP_SECONDS,
+        },
+        pgbouncer: { container: pgbouncer.containerName, image: pgbouncer.image, configVolume: pgbouncer.configVolumeName, port: pgbouncer.port, adminUser: pgbouncer.adminUser },
+        redis: {
+            container: redis.containerName,
+            image: redis.image,
+            dataVolume: redis.volumeName,
+            dataVolumeLabels: volumeLabels(serviceLabels(plan, "redis")),
+            dataDirectory: layout.redis.dataDirectory,
+            appendonly: redis.appendonly,
+            stopSeconds: REDIS_STOP_SECONDS,
+        },
+        ...(qdrant.enabled ? { qdrant: { container: qdrant.containerName, storageVolume: qdrant.volumeName, snapshotsVolume: qdrant.snapshotsVolumeName, httpPort: qdrant.httpPort } } : {}),
+    };
 }
 
 /** What runs where, without a single credential. */

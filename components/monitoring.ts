@@ -41,6 +41,8 @@ export interface MonitoringArgs {
     qdrantReadOnlyApiKey?: pulumi.Output<string>;
     /** PgBouncer's log volume (pgbouncerLogVolume), which the error counter reads. */
     pgbouncerLog: docker.Volume;
+    /** The backup store (with backups on): the counter serves the sidecar's gauges from it, read-only. */
+    backupStore?: Pick<docker.types.input.ContainerVolume, "volumeName" | "hostPath">;
     /** PgBouncer's container image (the counter runs in it: perl is there, nothing new to pull). */
     pgbouncerImage: pulumi.Input<string>;
     /** The servers' containers: each exporter starts once its server is healthy. */
@@ -265,6 +267,7 @@ export class Monitoring extends pulumi.ComponentResource {
                     { volumeName: config.volume, containerPath: MONITORING_LAYOUT.pgbouncerErrors.configDirectory, readOnly: true },
                     // Read-write: the counter truncates the log once it has read it (PgBouncer appends).
                     { volumeName: this.args.pgbouncerLog.name, containerPath: MONITORING_LAYOUT.pgbouncerLog.directory },
+                    ...(this.args.backupStore ? [{ ...this.args.backupStore, containerPath: MONITORING_LAYOUT.backupStore.directory, readOnly: true }] : []),
                 ],
                 networksAdvanced: [{ name: this.args.network.name }],
                 ...hardened(plan.containers, { memory: counter.memory, tmpfs: { "/tmp": "rw,mode=1777" } }),

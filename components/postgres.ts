@@ -34,6 +34,8 @@ export interface PostgresArgs {
     dockerHost?: string;
     /** TLS certificate and key (issue 11); absent when tls.enabled is false. */
     tls?: ServerTlsMaterial;
+    /** The backup store, mounted where archive_command writes (render/backup.ts); ready before the server starts. */
+    backups?: { mount: docker.types.input.ContainerVolume; ready: pulumi.Resource };
 }
 
 /** Settings split by what applying them takes, from PostgreSQL's own context of each setting. */
@@ -131,6 +133,7 @@ export class Postgres extends pulumi.ComponentResource {
                 volumes: [
                     { volumeName: this.volume.name, containerPath: POSTGRES_VOLUME_MOUNT },
                     { volumeName: this.configVolume.name, containerPath: layout.postgres.configDirectory, readOnly: true },
+                    ...(args.backups ? [{ ...args.backups.mount, containerPath: layout.backups.directory }] : []),
                 ],
                 networksAdvanced: [{ name: args.network.name, aliases: [postgres.hostname] }],
                 ports: [publishedPort(postgres.port, postgres.publish)],
@@ -152,7 +155,7 @@ export class Postgres extends pulumi.ComponentResource {
                 stopTimeout: POSTGRES_STOP_SECONDS,
                 labels: containerLabels(labels),
             },
-            containerOptions(this, { dependsOn: [this.config, this.dataDirectory] }),
+            containerOptions(this, { dependsOn: [this.config, this.dataDirectory, ...(args.backups ? [args.backups.ready] : [])] }),
         );
         this.registerOutputs({ containerName: this.container.name, volumeName: this.volume.name });
     }

@@ -54,6 +54,12 @@ export interface RoleBudget {
 }
 
 export interface PostgresTotals {
+    /**
+     * WAL sender connections: the backup sidecar's pg_basebackup (files and WAL). PostgreSQL 12+
+     * gives them slots of their own (max_wal_senders), outside max_connections.
+     */
+    replicationPeak: number;
+    maxWalSenders: number;
     regularPeak: number;
     /** Every connection the superuser can open: the program's (provider, healthcheck) and its direct ones. */
     superuserPeak: number;
@@ -77,6 +83,8 @@ export interface ClientBudget {
 
 export interface RedisBudget {
     clients: Array<{ name: string; user: string; database: number; maxConnections: number; purpose: string }>;
+    /** The program's own users (admin, monitor, healthcheck, and backup when backups are on): one connection each. */
+    systemUsers: string[];
     systemConnections: number;
     /** redis_exporter's connection (monitoring on). */
     exporterConnections: number;
@@ -246,7 +254,11 @@ function postgresTotals(plan: StackPlan, roles: readonly RoleBudget[]): Postgres
     const regular = roles.filter((role) => role.limitBinds);
     const superusers = roles.filter((role) => !role.limitBinds);
     const { maxConnections, superuserReservedConnections } = plan.postgres;
+    const walSenders = plan.postgres.extraSettings.find(([name]) => name === "max_wal_senders")?.[1];
     return {
+        replicationPeak: plan.backups.enabled ? plan.backups.role.connectionLimit : 0,
+        // PostgreSQL's default, unless postgres.settings sets it (config/backups.ts checks it is enough).
+        maxWalSenders: typeof walSenders === "number" ? walSenders : Number(walSenders ?? 10),
         regularPeak: regular.reduce((sum, role) => sum + role.serverPeak, 0),
         superuserPeak: superusers.reduce((sum, role) => sum + role.serverPeak, 0),
         maxConnections,
@@ -348,14 +360,15 @@ function checkClients(clients: ClientBudget, problems: Problem[]): void {
 
 function redisBudget(plan: StackPlan): RedisBudget {
     const clients = plan.redis.clients.map((client) => ({ ...client }));
-    // One connection each for the admin, the monitor and the healthcheck.
-    const systemConnections = plan.redis.users.filter((user) => user.kind !== "service").length;
+    // One connection each for the admin, the monitor, the healthcheck and the backups.
+    const systemUsers = plan.redis.users.filter((user) => user.kind !== "service").map((user) => user.name);
     const exporterConnections = plan.monitoring.connections.redis;
     return {
         clients,
-        systemConnections,
+        systemUsers,
+        systemConnections: systemUsers.length,
         exporterConnections,
-        total: clients.reduce((sum, client) => sum + client.maxConnections, 0) + systemConnections + exporterConnections,
+        total: clients.reduce((sum, client) => sum + client.maxConnections, 0) + systemUsers.length + exporterConnections,
         maxclients: plan.redis.maxclients,
         warningClients: plan.redis.warningClients,
         criticalClients: plan.redis.criticalClients,

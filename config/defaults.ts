@@ -211,6 +211,9 @@ export const DEFAULT_CONFIG: StackConfig = {
             redisRejectedCriticalPerMinute: 10,
         },
     },
+    // Daily base backups, a week kept; WAL archived continuously, at the latest 5 minutes after
+    // a commit (CloudNativePG's default archive_timeout). README: "Backups and restore".
+    backups: { enabled: true, intervalHours: 24, keepBaseBackups: 7, archiveTimeoutSeconds: 300, memory: "256m" },
     credentials: {},
     // Off on a stack that publishes on the loopback address only; allowPublicBind needs it on.
     tls: { enabled: false, inNetwork: false, caFile: "/etc/zentoria/ca.crt", extraNames: [], validityDays: 365 },

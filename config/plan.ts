@@ -1,5 +1,6 @@
 // The plan: one typed, immutable description of the stack, derived from validated config.
 // Renderers, the budget and the components read it; none of them reads config.
+import { BACKUP_REDIS_USER, BACKUP_REPLICATION_CONNECTIONS, BACKUP_ROLE } from "./backups";
 import { containerNames, postgresMajorVersion } from "./bounds";
 import { DeepReadonly, deepFreeze } from "./freeze";
 import { effectiveMaxPreparedStatements, MAINTENANCE_DATABASE, REDIS_SYSTEM_USERS } from "./validate";
@@ -171,7 +172,7 @@ export interface RedisClientPlan {
     channelPatterns: readonly string[];
 }
 
-export type RedisUserKind = "admin" | "monitor" | "healthcheck" | "service";
+export type RedisUserKind = "admin" | "monitor" | "healthcheck" | "backup" | "service";
 
 export interface RedisUserPlan {
     name: string;
@@ -286,6 +287,28 @@ export interface TlsPlan {
     validityDays: number;
 }
 
+export interface BackupsPlan {
+    enabled: boolean;
+    /** The named volume backups go to, unless hostDirectory names a directory on the Docker host. */
+    volumeName: string;
+    hostDirectory?: string;
+    /** The backup sidecar and its config volume (scripts and the logins it needs). */
+    containerName: string;
+    configVolumeName: string;
+    intervalHours: number;
+    keepBaseBackups: number;
+    archiveTimeoutSeconds: number;
+    memory: string;
+    /** The replication role: CONNECTION LIMIT exactly what pg_basebackup opens. */
+    role: { name: string; connectionLimit: number };
+    redisUser: string;
+    /**
+     * What each run backs up. With tls.enabled Redis and Qdrant speak TLS only, which the
+     * sidecar's plain-text client cannot: PostgreSQL only then (the check warns).
+     */
+    services: ReadonlyArray<"postgres" | "redis" | "qdrant">;
+}
+
 export interface TimeoutsPlan {
     connectSeconds: number;
     querySeconds: number;
@@ -309,6 +332,7 @@ export interface StackPlanData {
     qdrant: QdrantPlan;
     monitoring: MonitoringPlan;
     tls: TlsPlan;
+    backups: BackupsPlan;
     /** Credentials given in config (plaintext only inside the program; secrets in Pulumi). */
     providedCredentials: StackConfig["credentials"];
 }
@@ -413,6 +437,7 @@ function redisPlan(config: StackConfig): RedisPlan {
     const serviceUsers = [...new Set(clients.map((client) => client.user))];
     const users: RedisUserPlan[] = [
         ...REDIS_SYSTEM_USERS.map((name) => ({ name, kind: name as RedisUserKind })),
+        ...(config.backups.enabled ? [{ name: BACKUP_REDIS_USER, kind: "backup" as const }] : []),
         ...serviceUsers.map((name) => ({ name, kind: "service" as const })),
     ].sort(byName);
     return {
@@ -537,6 +562,24 @@ function pgbouncerPlan(config: StackConfig, roles: readonly RolePlan[]): Pgbounc
     };
 }
 
+function backupsPlan(config: StackConfig): BackupsPlan {
+    const backups = config.backups;
+    return {
+        enabled: backups.enabled,
+        volumeName: `${config.prefix}-backups`,
+        hostDirectory: backups.hostDirectory,
+        containerName: `${config.prefix}-backup`,
+        configVolumeName: `${config.prefix}-backup-config`,
+        intervalHours: backups.intervalHours,
+        keepBaseBackups: backups.keepBaseBackups,
+        archiveTimeoutSeconds: backups.archiveTimeoutSeconds,
+        memory: backups.memory,
+        role: { name: BACKUP_ROLE, connectionLimit: BACKUP_REPLICATION_CONNECTIONS },
+        redisUser: BACKUP_REDIS_USER,
+        services: config.tls.enabled ? ["postgres"] : ["postgres", "redis", ...(config.qdrant.enabled ? (["qdrant"] as const) : [])],
+    };
+}
+
 export function buildPlan(config: StackConfig): StackPlan {
     const roles = rolePlans(config);
     const pools = poolPlans(config);
@@ -596,6 +639,7 @@ export function buildPlan(config: StackConfig): StackPlan {
         qdrant: qdrantPlan(config),
         monitoring: monitoringPlan(config),
         tls: { ...config.tls, extraNames: [...config.tls.extraNames].sort() },
+        backups: backupsPlan(config),
         providedCredentials: config.credentials,
     };
     return deepFreeze(plan);

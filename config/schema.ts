@@ -392,6 +392,28 @@ export const tlsSchema = z
     })
     .strict();
 
+// A directory on the Docker host (a bind mount instead of the backup volume): absolute, no
+// "..", nothing Docker's -v syntax or a shell would split ("," ":" spaces, quotes).
+const hostDirectory = z
+    .string()
+    .regex(/^\/[A-Za-z0-9._\/-]*[A-Za-z0-9._-]$/, "must be an absolute directory path of letters, digits, '.', '_', '-' and '/'")
+    .refine((path) => !path.split("/").includes(".."), { message: "must not contain '..'" });
+
+/** README: "Backups and restore". */
+export const backupsSchema = z
+    .object({
+        enabled: z.boolean(),
+        /** Hours between two scheduled backups (base backup, Redis RDB, Qdrant snapshot). */
+        intervalHours: z.number().int().min(1).max(24 * 366),
+        /** Base backups (and Redis and Qdrant copies) kept; the WAL archive reaches back to the oldest kept base backup. */
+        keepBaseBackups: z.number().int().min(1).max(1000),
+        /** archive_timeout: the longest a committed transaction waits for its WAL segment to be archived. */
+        archiveTimeoutSeconds: positiveSeconds,
+        hostDirectory: hostDirectory.optional(),
+        memory: dockerSize,
+    })
+    .strict();
+
 export const stackConfigSchema = z
     .object({
         prefix: z.string().regex(/^[a-z][a-z0-9-]{0,30}[a-z0-9]$/, "must be 2-32 lower-case letters, digits or '-'"),
@@ -407,6 +429,7 @@ export const stackConfigSchema = z
         redis: redisSchema,
         qdrant: qdrantSchema,
         monitoring: monitoringSchema,
+        backups: backupsSchema,
         credentials: credentialsSchema,
         tls: tlsSchema,
     })

@@ -1,6 +1,7 @@
 // Raw config -> validated StackConfig: defaults merged in, the schema applied, then the checks
 // that span several keys. Every problem is collected; nothing stops at the first.
 import { ZodIssue } from "zod";
+import { checkBackups } from "./backups";
 import { checkHostNames, checkPostgresBounds, checkRedisBounds } from "./bounds";
 import { DEFAULT_CONFIG, DEFAULT_MAX_PREPARED_STATEMENTS } from "./defaults";
 import { checkEnvNames } from "./envNames";
@@ -480,6 +481,7 @@ const CROSS_CHECKS: ReadonlyArray<{ needs: readonly Section[]; run: (config: Sta
     { needs: ["pgbouncer"], run: checkPoolMode },
     { needs: ["monitoring"], run: checkThresholds },
     { needs: ["monitoring", "tls", "roles", "prefix", "postgres", "pgbouncer", "redis", "qdrant"], run: checkMonitoring },
+    { needs: ["backups", "postgres", "roles", "redis", "tls", "qdrant"], run: checkBackups },
 ];
 
 export function validateStackConfig(raw: RawStackConfig): ValidationResult {

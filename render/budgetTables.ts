@@ -56,6 +56,9 @@ export function budgetTables(budget: ConnectionBudget): Record<string, string> {
                     pct(postgres.regularPeak + postgres.superuserPeak, postgres.maxConnections),
                 ],
                 ["role limits (sum)", postgres.roleLimitSum, postgres.availableToRegularRoles, postgres.availableToRegularRoles - postgres.roleLimitSum, pct(postgres.roleLimitSum, postgres.availableToRegularRoles)],
+                ...(postgres.replicationPeak > 0
+                    ? [["base backups (max_wal_senders)", postgres.replicationPeak, postgres.maxWalSenders, postgres.maxWalSenders - postgres.replicationPeak, pct(postgres.replicationPeak, postgres.maxWalSenders)] as Cell[]]
+                    : []),
             ],
         ),
         clients: textTable(
@@ -77,7 +80,7 @@ export function budgetTables(budget: ConnectionBudget): Record<string, string> {
             ["redis client", "user", "db", "max connections", "purpose"],
             [
                 ...redis.clients.map((c) => [c.name, c.user, c.database, c.maxConnections, c.purpose] as Cell[]),
-                ["admin/monitor/healthcheck", "", "", redis.systemConnections, "operations"],
+                [redis.systemUsers.join("/"), "", "", redis.systemConnections, "operations"],
                 ...(redis.exporterConnections > 0 ? [["redis_exporter", "monitor", "", redis.exporterConnections, "monitoring (section 5.3)"] as Cell[]] : []),
                 ["total", "", "", redis.total, `warning > ${redis.warningClients}, critical > ${redis.criticalClients}, maxclients ${redis.maxclients} (${pct(redis.total, redis.maxclients)})`],
             ],

@@ -14,7 +14,7 @@ import type { StackPlan } from "../config/plan";
 export const LABEL = {
     /** The stack's prefix (zentoria:prefix): which deployment the resource belongs to. */
     stack: "zentoria.stack",
-    /** postgres, pgbouncer, redis, qdrant or monitoring (Prometheus, its exporters, Alertmanager). */
+    /** postgres, pgbouncer, redis, qdrant, monitoring (Prometheus, its exporters, Alertmanager) or backup. */
     service: "zentoria.service",
     /** The specification's container number (1, 7: 404 for the database, 410 for Redis). */
     container: "zentoria.container",
@@ -29,10 +29,10 @@ export const LABEL = {
 /** The value of LABEL.volume on a config volume. */
 export const CONFIG_VOLUME = "config";
 
-export const SERVICES = ["postgres", "pgbouncer", "redis", "qdrant", "monitoring"] as const;
+export const SERVICES = ["postgres", "pgbouncer", "redis", "qdrant", "monitoring", "backup"] as const;
 export type Service = (typeof SERVICES)[number];
-/** The services whose data lives on a named volume (monitoring: Prometheus' time series, PgBouncer's log). */
-export const DATA_SERVICES = ["postgres", "redis", "qdrant", "monitoring"] as const;
+/** The services whose data lives on a named volume (monitoring: Prometheus' time series, PgBouncer's log; backup: the backup volume, README "Backups and restore"). */
+export const DATA_SERVICES = ["postgres", "redis", "qdrant", "monitoring", "backup"] as const;
 export type DataService = (typeof DATA_SERVICES)[number];
 
 const CONTAINER_NUMBER: Partial<Record<Service, string>> = { postgres: "404", pgbouncer: "404", redis: "410" };
@@ -56,6 +56,8 @@ function publishAddresses(plan: StackPlan, service: Service): string[] {
             return [plan.qdrant.publishHttp.address, plan.qdrant.publishGrpc.address];
         case "monitoring":
             return [plan.monitoring.prometheus.publish.address, ...(plan.monitoring.alertmanager.enabled ? [plan.monitoring.alertmanager.publish.address] : [])];
+        case "backup":
+            return [];
     }
 }
 
@@ -69,7 +71,9 @@ function retainsData(plan: StackPlan, service: Service): boolean {
             return plan.qdrant.retainDataOnDestroy;
         case "monitoring":
             return plan.monitoring.retainDataOnDestroy;
+        // The backup volume outlives the stack whatever the data services do: it is how they come back.
         case "pgbouncer":
+        case "backup":
             return true;
     }
 }

@@ -32,6 +32,10 @@ export interface ServerLayout {
         storageDirectory: string;
         snapshotsDirectory: string;
     };
+    backups: {
+        /** Where the backup volume (or host directory) is mounted: PostgreSQL archives WAL below it. */
+        directory: string;
+    };
 }
 
 export const CONTAINER_LAYOUT: ServerLayout = {
@@ -64,5 +68,8 @@ export const CONTAINER_LAYOUT: ServerLayout = {
         storageDirectory: "/qdrant/storage",
         // On a volume of its own, not under WORKDIR where the image's default puts it (pitfall 25).
         snapshotsDirectory: "/qdrant/snapshots",
+    },
+    backups: {
+        directory: "/backups",
     },
 };

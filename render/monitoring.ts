@@ -33,6 +33,11 @@ export const MONITORING_LAYOUT = {
         configDirectory: "/etc/zentoria-pgbouncer-errors",
         script: "/etc/zentoria-pgbouncer-errors/pgbouncer-errors.pl",
     },
+    /** The backup store, read-only in the counter's container: it also serves the sidecar's gauges. */
+    backupStore: {
+        directory: "/var/lib/zentoria-backups",
+        metricsFile: "/var/lib/zentoria-backups/status/metrics.prom",
+    },
 } as const;
 
 /**
@@ -205,13 +210,13 @@ export function pgbouncerErrorsScript(): string {
     return `#!/usr/bin/perl
 # pgbouncer-errors.pl: rendered by the Zentoria Pulumi program from the stack plan; edits are overwritten.
 # Counts PgBouncer's "pooler error" log lines and serves them to Prometheus.
-# Usage: perl pgbouncer-errors.pl <log file> <port> <truncate above bytes>
+# Usage: perl pgbouncer-errors.pl <log file> <port> <truncate above bytes> [<metrics file to serve too>]
 use strict;
 use warnings;
 use IO::Select;
 use IO::Socket::INET;
 
-my ($log_path, $port, $max_bytes) = @ARGV;
+my ($log_path, $port, $max_bytes, $extra_path) = @ARGV;
 die "usage: $0 <log file> <port> <max bytes>\\n" unless defined $max_bytes;
 $| = 1;
 $SIG{PIPE} = 'IGNORE';
@@ -288,7 +293,22 @@ sub metrics {
         '# TYPE pgbouncer_pooler_errors_log_readable gauge',
         "pgbouncer_pooler_errors_log_readable $readable",
     );
-    return join("\\n", @lines) . "\\n";
+    return join("\\n", @lines) . "\\n" . extra_metrics();
+}
+
+# The backup sidecar's gauges (a file it replaces whole), served as they are: a textfile collector.
+sub extra_metrics {
+    return '' unless defined $extra_path;
+    my $text = '';
+    if (open(my $extra, '<', $extra_path)) {
+        local $/;
+        $text = <$extra> // '';
+        close($extra);
+    }
+    $text .= "\\n" if length($text) && $text !~ /\\n\\z/;
+    my $readable = length($text) ? 1 : 0;
+    return $text . "# HELP zentoria_backup_metrics_readable Whether the backup sidecar's metrics file could be read (absent before its first run).\\n"
+        . "# TYPE zentoria_backup_metrics_readable gauge\\nzentoria_backup_metrics_readable $readable\\n";
 }
 
 sub answer {
@@ -331,7 +351,13 @@ while (1) {
 export function pgbouncerErrorsSettings(plan: StackPlan): { entrypoints: string[]; command: string[] } {
     return {
         entrypoints: ["perl"],
-        command: [MONITORING_LAYOUT.pgbouncerErrors.script, MONITORING_LAYOUT.pgbouncerLog.file, String(plan.monitoring.pgbouncerErrors.port), String(PGBOUNCER_LOG_MAX_BYTES)],
+        command: [
+            MONITORING_LAYOUT.pgbouncerErrors.script,
+            MONITORING_LAYOUT.pgbouncerLog.file,
+            String(plan.monitoring.pgbouncerErrors.port),
+            String(PGBOUNCER_LOG_MAX_BYTES),
+            ...(plan.backups.enabled ? [MONITORING_LAYOUT.backupStore.metricsFile] : []),
+        ],
     };
 }
 

@@ -1,6 +1,7 @@
 // postgresql.conf, pg_hba.conf and pg_ident.conf from the plan.
 import { PostgresPlan, StackPlan } from "../config/plan";
 import { MAINTENANCE_DATABASE } from "../config/validate";
+import { archiveSettings } from "./backup";
 import { renderedHeader } from "./header";
 import { ServerLayout } from "./layout";
 import { postgresConfName, postgresConfValue, RenderError } from "./quote";
@@ -63,15 +64,19 @@ function localeSettings(postgres: PostgresPlan): PostgresSetting[] {
 
 /** Every setting postgresql.conf carries, in file order. */
 export function postgresSettings(plan: StackPlan, layout: ServerLayout): PostgresSetting[] {
-    return [...programSettings(plan, layout), ...localeSettings(plan.postgres), ...plan.postgres.extraSettings];
+    return [...programSettings(plan, layout), ...localeSettings(plan.postgres), ...archiveSettings(plan, layout), ...plan.postgres.extraSettings];
 }
 
 export function renderPostgresqlConf(plan: StackPlan, layout: ServerLayout): string {
     const line = ([name, value]: PostgresSetting) => `${postgresConfName(name)} = ${postgresConfValue(value, name)}\n`;
-    const ownSettings = [...programSettings(plan, layout), ...localeSettings(plan.postgres)];
+    const archive = archiveSettings(plan, layout);
+    const ownSettings = [...programSettings(plan, layout), ...localeSettings(plan.postgres), ...archive];
     const programNames = new Set(ownSettings.map(([name]) => name));
     const lines = [renderedHeader("#", "postgresql.conf"), ...programSettings(plan, layout).map(line)];
     lines.push("\n# what initdb would have written (locale, time zone, text search)\n", ...localeSettings(plan.postgres).map(line));
+    if (archive.length > 0) {
+        lines.push("\n# zentoria:backups: continuous WAL archiving into the backup volume\n", ...archive.map(line));
+    }
     if (plan.postgres.extraSettings.length > 0) {
         lines.push("\n# zentoria:postgres.settings\n");
         for (const [name, value] of plan.postgres.extraSettings) {
@@ -160,6 +165,10 @@ export function hbaRules(plan: StackPlan, network: NetworkAddresses): HbaRule[] 
                 rules.push({ type: "hostssl", databases, users: [role], address: anywhere, method: "scram-sha-256", comment: `${role}: its databases through the published port, TLS only` });
             }
         }
+    }
+    if (plan.backups.enabled) {
+        const role = plan.backups.role.name;
+        rules.push({ type: networkType, databases: ["replication"], users: [role], address: network.subnet, method: "scram-sha-256", comment: `${role}: base backups (replication only), from the backup sidecar` });
     }
     rules.push(
         { type: "host", databases: ["all"], users: ["all"], address: "0.0.0.0/0", method: "reject", comment: "everything else" },

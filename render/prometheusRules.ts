@@ -5,6 +5,7 @@
 // pool or role by joining on its name.
 import { StackPlan } from "../config/plan";
 import { Thresholds } from "../config/schema";
+import { BACKUP_ALERT_MEASURES, backupAlertRules } from "./backupAlerts";
 import { LONG_QUERY_METRIC, yamlDocument } from "./monitoring";
 import { promLabelValue, RenderError } from "./quote";
 
@@ -32,7 +33,7 @@ export interface AlertRule {
     /** The compared measurement, in words with its unit ("% of the pool's client limit"). */
     measure: string;
     expr: string;
-    /** Only for the availability rules: how long a target must be down. */
+    /** Only for the availability and backup rules: how long the condition must hold. */
     for?: string;
     summary: string;
 }
@@ -244,7 +245,19 @@ export function alertRules(plan: StackPlan): AlertRule[] {
             });
         }
     }
-    return [...rules, ...availabilityRules()];
+    return [...rules, ...availabilityRules(), ...(plan.backups.enabled ? backupRules(plan) : [])];
+}
+
+/** The backups' rules (render/backupAlerts.ts) in this file's shape. */
+function backupRules(plan: StackPlan): AlertRule[] {
+    return backupAlertRules(plan).rules.map((rule) => ({
+        alert: rule.alert,
+        severity: rule.labels.severity as Severity,
+        measure: BACKUP_ALERT_MEASURES[rule.alert],
+        expr: rule.expr,
+        ...(rule.for !== "0m" ? { for: rule.for } : {}),
+        summary: rule.annotations.summary,
+    }));
 }
 
 /** Without these the thresholds above would go quiet exactly when there is nothing to measure. */

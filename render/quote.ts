@@ -204,18 +204,32 @@ export function promLabelValue(value: string, what: string): string {
     return value;
 }
 
-/** A field of a libpq password file (pgpass): '\' and ':' escaped with '\'; one line. Refused without showing it (it may be a password). */
-export function pgpassField(value: string): string {
-    if (/[\r\n\0]/.test(value)) {
-        throw new RenderError("pgpass", "field", "must be one line");
-    }
-    return value.replace(/[\\:]/g, (character) => `\\${character}`);
-}
-
 /** A secret file read whole (trimmed by its reader): one line, no surrounding white space. Refused without showing it. */
 export function secretFileLine(value: string, file: string): string {
     if (/[\r\n\0]/.test(value) || value !== value.trim() || value === "") {
         throw new RenderError(file, "secret", "must be one non-empty line without surrounding white space");
     }
     return `${value}\n`;
+}
+
+// ---------------------------------------------------------------- shell, .pgpass
+
+/** A word for a bash script: bare when it holds no shell syntax, else single-quoted. */
+export function shellWord(value: string | number, what: string): string {
+    const text = typeof value === "number" ? String(finite(value, "shell script", what)) : singleLine(value, "shell script", what);
+    if (/^[A-Za-z0-9_./:@%+=,-]+$/.test(text)) {
+        return text;
+    }
+    return `'${text.replace(/'/g, `'\\''`)}'`;
+}
+
+/**
+ * A field of a libpq password file: '\' and ':' escaped with '\' (libpq fe-connect.c
+ * passwordFromFile); one line. Refused without showing it (it may be a password).
+ */
+export function pgpassField(value: string): string {
+    if (/[\r\n\0]/.test(value)) {
+        throw new RenderError("pgpass", "field", "must be one line");
+    }
+    return value.replace(/[\\:]/g, (character) => `\\${character}`);
 }

@@ -67,12 +67,15 @@ export function renderRedisConf(redis: RedisPlan, layout: ServerLayout, tls?: Tl
 
 /**
  * Rules of the program's own users. The monitor reads server state and no data; the
- * healthcheck may only PING.
+ * healthcheck may only PING; the backup user may only ask for a background save (README:
+ * "Backups and restore").
  */
 export const REDIS_SYSTEM_RULES: Readonly<Record<Exclude<RedisUserPlan["kind"], "service">, readonly string[]>> = {
     admin: ["~*", "&*", "+@all"],
     monitor: ["resetkeys", "resetchannels", "-@all", "+ping", "+info", "+client|list", "+slowlog|get", "+latency|latest", "+config|get", "+dbsize"],
     healthcheck: ["resetkeys", "resetchannels", "-@all", "+ping"],
+    // The backup sidecar: a background save and the time of the last one, nothing else.
+    backup: ["resetkeys", "resetchannels", "-@all", "+bgsave", "+lastsave"],
 };
 
 /** Commands by client access: what each purpose of section 3.2 needs, nothing that administers the server. */

@@ -23,8 +23,10 @@ interface ConnectionStrings {
 }
 
 const prefix = `zentoria-e2e-${randomBytes(3).toString("hex")}`;
-const containers = [`${prefix}-postgres`, `${prefix}-pgbouncer`, `${prefix}-redis`];
+const containers = [`${prefix}-postgres`, `${prefix}-pgbouncer`, `${prefix}-redis`, `${prefix}-backup`];
 const volumes = [`${prefix}-pgdata`, `${prefix}-redis-data`];
+/** Kept on every destroy (README: "Backups and restore"): removed by the clean-up only. */
+const backupVolumes = [`${prefix}-backups`, `${prefix}-backup-config`];
 const timings: Record<string, number> = {};
 
 let project: string;
@@ -116,7 +118,7 @@ afterAll(async () => {
             // already gone
         }
     }
-    for (const name of volumes) {
+    for (const name of [...volumes, ...backupVolumes]) {
         try {
             docker("volume", "rm", "-f", name);
         } catch {
@@ -274,7 +276,8 @@ test("the state saved before destroy brings the stack back onto its data (README
     const gone = (savedState.deployment.resources as Array<{ urn: string; type: string }>)
         .filter((resource) => resource.type === "docker:index/container:Container" || resource.type === "docker:index/network:Network")
         .map((resource) => resource.urn);
-    expect(gone.length).toBe(4);
+    // The three servers, the backup sidecar and the network.
+    expect(gone.length).toBe(5);
     await stack.refresh({ configFile, target: gone });
     await stack.up({ configFile });
     strings = await hostStrings();

@@ -162,12 +162,12 @@ describe("data-volume-retained (mandatory, stack)", () => {
         const found = await run(policy, resources, { "data-volume-retained": { notRetainedServices: ["redis"] } });
         expect(found.map((violation) => violation.urn)).toEqual([urnOf(TYPES.volume, "pg")]);
         expect(await run(policy, resources, { "data-volume-retained": "disabled" })).toEqual([]);
-        expect(policy.configSchema?.properties.notRetainedServices).toMatchObject({ type: "array", items: { enum: ["postgres", "redis", "qdrant", "monitoring"] } });
+        expect(policy.configSchema?.properties.notRetainedServices).toMatchObject({ type: "array", items: { enum: ["postgres", "redis", "qdrant", "monitoring", "backup"] } });
     });
 
     test("reports a volume of no data service, or with no container of its service, unless it is protected", async () => {
         const message =
-            "scratch is not protected and has no zentoria.service label of a data service (postgres, redis, qdrant, monitoring), so its retention cannot be verified; set protect: true.";
+            "scratch is not protected and has no zentoria.service label of a data service (postgres, redis, qdrant, monitoring, backup), so its retention cannot be verified; set protect: true.";
         expect(messages(await run(policy, [volume("scratch", undefined)]))).toEqual([message]);
         expect(messages(await run(policy, [volume("scratch", "pgbouncer")]))).toHaveLength(1);
         expect(await run(policy, [volume("scratch", undefined, { protect: true })])).toEqual([]);

@@ -144,12 +144,13 @@ describe.each(["dev", "prod"])("the %s stack", (stack) => {
 
     test("gives every policy something to check", () => {
         const count = (type: string) => registrations.filter((registration) => registration.type === type).length;
-        expect(count(TYPES.container)).toBe(monitoring ? 9 : 4);
-        // A data volume per data service (two for Qdrant: storage and snapshots; two for monitoring:
-        // Prometheus' data and PgBouncer's log), a config volume per server and per monitoring container.
-        expect(count(TYPES.volume)).toBe(monitoring ? 15 : 8);
+        // The four servers and the backup sidecar, and with monitoring Prometheus, three exporters and the pool-error counter.
+        expect(count(TYPES.container)).toBe(monitoring ? 10 : 5);
+        // A data volume per data service (two for Qdrant: storage and snapshots; the backup volume; two for
+        // monitoring: Prometheus' data and PgBouncer's log), a config volume per container.
+        expect(count(TYPES.volume)).toBe(monitoring ? 17 : 10);
         // The counter runs in PgBouncer's image: no image of its own.
-        expect(count(TYPES.remoteImage)).toBe(monitoring ? 8 : 4);
+        expect(count(TYPES.remoteImage)).toBe(monitoring ? 9 : 5);
         expect(registrations.filter((registration) => registration.type === TYPES.role && registration.wire.login === true).length).toBeGreaterThanOrEqual(4);
         // The config files are computed from generated secrets, the container's envs are not: the dependency data is real.
         const postgresFiles = registrations.find((registration) => registration.name === "zentoria-postgres-config");
@@ -198,6 +199,7 @@ describe("the stack's exceptions reach the policies through the program's labels
             postgres: { retainOnDelete: true, label: undefined },
             redis: { retainOnDelete: false, label: "false" },
             qdrant: { retainOnDelete: true, label: undefined },
+            backup: { retainOnDelete: true, label: undefined },
         });
         const inputs = await policyInputs(registrations, exports, "dev");
         expect(summary(await runAll(inputs))).toEqual([
@@ -210,7 +212,8 @@ describe("the stack's exceptions reach the policies through the program's labels
     test("zentoria:bindAddress 0.0.0.0 with zentoria:allowPublicBind: true labels every container and passes; without the labels every port fails", async () => {
         const config = { ...dev, "zentoria:bindAddress": "0.0.0.0", "zentoria:allowPublicBind": true, "zentoria:tls": { enabled: true } };
         const { registrations, exports } = await register(config);
-        const containers = registrations.filter((registration) => registration.type === TYPES.container);
+        // Every container that publishes a port (the backup sidecar publishes none).
+        const containers = registrations.filter((registration) => registration.type === TYPES.container && serviceOf(registration) !== "backup");
         expect(containers.map((container) => labelOf(container, LABEL.publicBind))).toEqual(["0.0.0.0", "0.0.0.0", "0.0.0.0", "0.0.0.0"]);
         const inputs = await policyInputs(registrations, exports, "dev");
         expect(summary(await runAll(inputs))).toEqual([]);

@@ -128,18 +128,20 @@ describe("postgres.settings against PostgreSQL's own table", () => {
     });
 
     test("combinations PostgreSQL refuses at start-up", () => {
-        expect(errorAt({ postgres: { settings: { wal_level: "minimal" } } }, "postgres.settings.max_wal_senders")).toMatch(/must be 0 with wal_level "minimal"/);
-        expect(errorAt({ postgres: { settings: { wal_level: "minimal", max_wal_senders: 0, archive_mode: "on" } } }, "postgres.settings.archive_mode")).toMatch(/needs wal_level/);
+        // wal_level minimal is possible only without the backups (which archive WAL).
+        const noBackups = { backups: { enabled: false } };
+        expect(errorAt({ ...noBackups, postgres: { settings: { wal_level: "minimal" } } }, "postgres.settings.max_wal_senders")).toMatch(/must be 0 with wal_level "minimal"/);
+        expect(errorAt({ ...noBackups, postgres: { settings: { wal_level: "minimal", max_wal_senders: 0, archive_mode: "on" } } }, "postgres.settings.archive_mode")).toMatch(/needs wal_level/);
         expect(errorAt({ postgres: { settings: { min_wal_size: "16MB" } } }, "postgres.settings.min_wal_size")).toMatch(/at least twice wal_segment_size: 32MB/);
         expect(errorAt({ postgres: { settings: { max_stack_depth: "8MB" } } }, "postgres.settings.max_stack_depth")).toMatch(/must not exceed 7680kB/);
-        expect(accepted({ postgres: { settings: { wal_level: "minimal", max_wal_senders: 0 } } })).toEqual([]);
+        expect(accepted({ ...noBackups, postgres: { settings: { wal_level: "minimal", max_wal_senders: 0 } } })).toEqual([]);
     });
 
     test("PostgreSQL 17's own table for a 17 image: its settings, not 15's", () => {
         const image = { image: "zentoria-ci/postgres:17-trixie" };
         expect(errorAt({ postgres: { ...image, settings: { old_snapshot_threshold: "1h" } } }, "postgres.settings.old_snapshot_threshold")).toBe("is not a PostgreSQL 17 setting");
         expect(errorAt({ postgres: { ...image, settings: { transaction_timeout: "1min" } } }, "postgres.settings.transaction_timeout")).toMatch(/cut off the superuser's maintenance/);
-        expect(errorAt({ postgres: { ...image, settings: { wal_level: "minimal", max_wal_senders: 0, summarize_wal: true } } }, "postgres.settings.summarize_wal")).toMatch(
+        expect(errorAt({ backups: { enabled: false }, postgres: { ...image, settings: { wal_level: "minimal", max_wal_senders: 0, summarize_wal: true } } }, "postgres.settings.summarize_wal")).toMatch(
             /needs wal_level/,
         );
         expect(accepted({ postgres: { ...image, settings: { io_combine_limit: "256kB", scram_iterations: 8192 } } })).toEqual([]);

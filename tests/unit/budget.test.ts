@@ -53,7 +53,7 @@ describe("each error path", () => {
         [{ postgres: { maxConnections: 120, superuserReservedConnections: 120 } }, "postgres.superuserReservedConnections", /leaves no connection/],
         [{ pgbouncer: { maxClientConn: 100 } }, "pgbouncer.maxClientConn", /145 at peak, over the limit of 100/],
         [{ pgbouncer: { fileDescriptorLimit: 500 } }, "pgbouncer.fileDescriptorLimit", /needs 637 file descriptors/],
-        [{ redis: { maxclients: 100, warningClients: 50, criticalClients: 90 } }, "redis.maxclients", /108 at peak, over maxclients 100/],
+        [{ redis: { maxclients: 100, warningClients: 50, criticalClients: 90 } }, "redis.maxclients", /109 at peak, over maxclients 100/],
         [{ redis: { maxclients: 800 } }, "redis.criticalClients", /900 is above maxclients 800/],
     ])("%j is refused at %s", (values, key, message) => {
         const errors = problemsOf(values).filter((problem) => problem.severity === "error");
@@ -76,8 +76,8 @@ describe("each warning path", () => {
             "postgres.superuserReservedConnections",
             /the superuser can open 28 connections .* but only 3 are reserved: roles at their CONNECTION LIMITs \(210 in all\) leave it 0/,
         ],
-        [{ redis: { clients: { cache: { maxConnections: 450 } } } }, "redis.clients", /528 at peak is above section 5.3's warning level of 500/],
-        [{ redis: { clients: { cache: { maxConnections: 850 } } } }, "redis.clients", /928 at peak is above section 5.3's critical level of 900/],
+        [{ redis: { clients: { cache: { maxConnections: 450 } } } }, "redis.clients", /529 at peak is above section 5.3's warning level of 500/],
+        [{ redis: { clients: { cache: { maxConnections: 850 } } } }, "redis.clients", /929 at peak is above section 5.3's critical level of 900/],
         [{ qdrant: { httpMaxSockets: 10 } }, "qdrant.httpMaxSockets", /17 at peak, over the limit of 10/],
         [{ qdrant: { httpMaxSockets: 20 } }, "qdrant.httpMaxSockets", /17 at peak is 85 %/],
         [{ pgbouncer: { minPoolSize: 8 } }, "pgbouncer.minPoolSize", /above monitoring's pool size 5/],
@@ -163,7 +163,8 @@ function simulateOverflow(plan: StackPlan): string[] {
     if (descriptors > plan.pgbouncer.fileDescriptorLimit) {
         failures.push("out of file descriptors");
     }
-    let redisClients = 3;
+    // One connection each for the program's own users: admin, monitor, healthcheck, and backup when backups are on.
+    let redisClients = 3 + (plan.backups.enabled ? 1 : 0);
     for (const client of plan.redis.clients) {
         redisClients += client.maxConnections;
     }

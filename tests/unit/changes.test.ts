@@ -22,6 +22,7 @@ const CHANGES: ConfigChange[] = [
     { name: "a Redis client's access", keys: "`redis.clients.<name>.keyPatterns`, `access`, ...", values: { "zentoria:redis": { clients: { cache: { keyPatterns: ["cache:*"] } } } } },
     { name: "Redis' number of databases", keys: "`redis.databases`", values: { "zentoria:redis": { databases: 32 } } },
     { name: "Qdrant's API keys", keys: "`credentials.qdrantApiKey`", values: { "zentoria:credentials": { qdrantApiKey: "a-new-key-of-some-length" } }, secretKeys: ["zentoria:credentials"] },
+    { name: "the backup schedule and retention", keys: "`backups.intervalHours`, `keepBaseBackups`, `archiveTimeoutSeconds`", values: { "zentoria:backups": { intervalHours: 12, keepBaseBackups: 14, archiveTimeoutSeconds: 120 } } },
     { name: "an image", keys: "`pgbouncer.image` (likewise `postgres.image` within a major version, `redis.image`, `qdrant.image`)", values: { "zentoria:pgbouncer": { image: "ghcr.io/cloudnative-pg/pgbouncer:1.25.3" } } },
     { name: "a published port", keys: "`pgbouncer.hostPort` (likewise every `hostPort` and `port`)", values: { "zentoria:pgbouncer": { hostPort: 16432 } } },
     { name: "a client-side setting", keys: "`qdrant.httpMaxSockets`, `services.<name>.pools.<database>.maxClientConnections`, `sslmode`", values: { "zentoria:qdrant": { httpMaxSockets: 60 } } },

@@ -27,7 +27,7 @@ describe("default stack", () => {
 
     test("every container: pinned image kept on destroy, healthcheck, restart policy, waits until healthy, replaced safely", () => {
         const containers = ofType(CONTAINER);
-        expect(containers.map((resource) => resource.name).sort()).toEqual(["zentoria-pgbouncer", "zentoria-postgres", "zentoria-qdrant", "zentoria-redis"]);
+        expect(containers.map((resource) => resource.name).sort()).toEqual(["zentoria-backup", "zentoria-pgbouncer", "zentoria-postgres", "zentoria-qdrant", "zentoria-redis"]);
         for (const resource of containers) {
             const inputs = plain(resource.inputs);
             expect(inputs.healthcheck.tests.length).toBeGreaterThan(1);
@@ -42,6 +42,8 @@ describe("default stack", () => {
         const images = ofType("docker:index/remoteImage:RemoteImage").map((resource) => plain(resource.inputs));
         expect(images.map((image) => image.name).sort()).toEqual([
             "ghcr.io/cloudnative-pg/pgbouncer:1.25.2",
+            // PostgreSQL's, and the backup sidecar's (the same image, already on the host).
+            "pgvector/pgvector:0.8.1-pg15-bookworm",
             "pgvector/pgvector:0.8.1-pg15-bookworm",
             "qdrant/qdrant:v1.15.4-unprivileged",
             "redis:7.4.6-bookworm",
@@ -62,9 +64,11 @@ describe("default stack", () => {
 
     test("the spec's host names are network aliases", () => {
         const aliases = Object.fromEntries(
-            ofType(CONTAINER).map((resource) => [resource.name, plain(resource.inputs).networksAdvanced.flatMap((network: any) => network.aliases)]),
+            ofType(CONTAINER).map((resource) => [resource.name, plain(resource.inputs).networksAdvanced.flatMap((network: any) => network.aliases ?? [])]),
         );
         expect(aliases).toEqual({
+            // Nobody connects to the backup sidecar.
+            "zentoria-backup": [],
             "zentoria-pgbouncer": ["zentoria-db"],
             "zentoria-postgres": ["zentoria-postgres"],
             "zentoria-qdrant": ["zentoria-embeddings"],
@@ -86,6 +90,7 @@ describe("default stack", () => {
             expect(isSecretValue(named(DYNAMIC, name).inputs.files)).toBe(true);
             expect(isSecretValue(named(DYNAMIC, name).inputs.access)).toBe(true);
         }
+        expect(isSecretValue(named(DYNAMIC, "zentoria-backup-store-files").inputs.files)).toBe(true);
         // The official entrypoint keeps what POSTGRES_PASSWORD_FILE names in the server's
         // environment: the server container is given no password variable at all.
         expect(JSON.stringify(container("zentoria-postgres").envs)).not.toMatch(/PASSWORD/);
@@ -147,8 +152,19 @@ describe("default stack", () => {
 
     test("PostgreSQL: settings split by what applying them takes, from PostgreSQL's own contexts", () => {
         const config = serverConfig("zentoria-postgres-config");
-        expect(Object.keys(config.restart).sort()).toEqual(["hba_file", "ident_file", "listen_addresses", "max_connections", "port", "shared_buffers", "superuser_reserved_connections", "unix_socket_directories"]);
+        expect(Object.keys(config.restart).sort()).toEqual([
+            "archive_mode",
+            "hba_file",
+            "ident_file",
+            "listen_addresses",
+            "max_connections",
+            "port",
+            "shared_buffers",
+            "superuser_reserved_connections",
+            "unix_socket_directories",
+        ]);
         expect(config.live).toMatchObject({ idle_in_transaction_session_timeout: "60s", password_encryption: "scram-sha-256", default_text_search_config: "pg_catalog.english", timezone: "Etc/UTC" });
+        expect(config.live).toMatchObject({ archive_timeout: "300s", archive_command: expect.stringContaining("/backups/postgres/wal/%f.gz") });
         expect(config.live["pg_hba.conf"]).toContain(`host  all  postgres  ${MOCK_GATEWAY}/32  scram-sha-256`);
     });
 
@@ -162,6 +178,7 @@ describe("default stack", () => {
             `host  n8n,zentoria_main,zentoria_vectors  readonly  ${MOCK_SUBNET}  scram-sha-256`,
             `host  zentoria_main,zentoria_vectors  zentoria_app  ${MOCK_SUBNET}  scram-sha-256`,
             `host  n8n,postgres,zentoria_main,zentoria_vectors  zentoria_monitor  ${MOCK_SUBNET}  scram-sha-256`,
+            `host  replication  zentoria_backup  ${MOCK_SUBNET}  scram-sha-256`,
             "host  all  all  0.0.0.0/0  reject",
             "host  all  all  ::/0  reject",
         ]);
@@ -171,6 +188,8 @@ describe("default stack", () => {
     test("data volumes survive pulumi destroy by default", () => {
         const volumes = ofType(VOLUME).map((resource) => [plain(resource.inputs).name, optionsOf(built, VOLUME, resource.name).retainOnDelete]);
         expect(volumes.sort()).toEqual([
+            ["zentoria-backup-config", true],
+            ["zentoria-backups", true],
             ["zentoria-pgbouncer-config", true],
             ["zentoria-pgdata", true],
             ["zentoria-postgres-config", true],
@@ -276,11 +295,13 @@ describe("default stack", () => {
 
     test("roles of section 2.5 with their CONNECTION LIMITs, statement_timeout and SCRAM verifiers; none for the superuser", () => {
         const roles = ofType("postgresql:index/role:Role").map((resource) => plain(resource.inputs));
-        expect(roles.map((role) => [role.name, role.connectionLimit, role.statementTimeout, role.login, role.roles]).sort()).toEqual([
-            ["n8n_app", 35, 30000, true, []],
-            ["readonly", 10, 30000, true, []],
-            ["zentoria_app", 95, 30000, true, []],
-            ["zentoria_monitor", 15, 30000, true, ["pg_monitor"]],
+        expect(roles.map((role) => [role.name, role.connectionLimit, role.statementTimeout, role.login, role.roles, role.replication]).sort()).toEqual([
+            ["n8n_app", 35, 30000, true, [], undefined],
+            ["readonly", 10, 30000, true, [], undefined],
+            ["zentoria_app", 95, 30000, true, [], undefined],
+            // Base backups: replication only, exactly pg_basebackup's two connections.
+            ["zentoria_backup", 2, undefined, true, undefined, true],
+            ["zentoria_monitor", 15, 30000, true, ["pg_monitor"], undefined],
         ]);
         for (const role of roles) {
             expect(role.password).toMatch(/^SCRAM-SHA-256\$4096:[A-Za-z0-9+/=]+\$[A-Za-z0-9+/=]+:[A-Za-z0-9+/=]+$/);
@@ -304,6 +325,8 @@ describe("default stack", () => {
     test("databases, roles and grants stay in PostgreSQL when the stack is destroyed with its data kept", () => {
         const objects = recorded.filter((resource) => resource.type.startsWith("postgresql:index/"));
         expect(objects.length).toBeGreaterThan(20);
+        // The backups' replication role among them (turning backups off drops it: tests/unit/backups.test.ts).
+        expect(objects.map((resource) => resource.name)).toContain("zentoria-backup-role");
         for (const resource of objects) {
             expect([resource.name, optionsOf(built, resource.type, resource.name).retainOnDelete]).toEqual([resource.name, true]);
         }
@@ -341,7 +364,8 @@ describe("default stack", () => {
 
     test("generated passwords: 32 letters and digits", () => {
         const passwords = ofType("random:index/randomPassword:RandomPassword").map((resource) => plain(resource.inputs));
-        expect(passwords.length).toBe(15);
+        // 16 of StackCredentials (the backup Redis user's among them) and the replication role's.
+        expect(passwords.length).toBe(17);
         expect(passwords.every((password) => password.length === 32 && password.special === false)).toBe(true);
     });
 

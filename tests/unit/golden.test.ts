@@ -41,6 +41,10 @@ describe("dev stack: rendered files", () => {
         ["zentoria-redis-config", "redis.conf", "redis.conf"],
         ["zentoria-redis-config", "users.acl", "users.acl"],
         ["zentoria-qdrant-config", "config.yaml", "qdrant-config.yaml"],
+        ["zentoria-backup-store-files", "backup.sh", "backup/backup.sh"],
+        ["zentoria-backup-store-files", "scheduler.sh", "backup/scheduler.sh"],
+        ["zentoria-backup-store-files", "schedule", "backup/schedule"],
+        ["zentoria-backup-store-files", "pgpass", "backup/pgpass"],
     ])("%s %s", (serverConfig, file, golden) => {
         checkGolden(golden, configFiles(serverConfig)[file]);
     });

@@ -24,15 +24,18 @@ describe("serviceLabels", () => {
                 redis: { "zentoria.stack": prefix, "zentoria.service": "redis", "zentoria.container": "410" },
                 qdrant: { "zentoria.stack": prefix, "zentoria.service": "qdrant" },
                 monitoring: { "zentoria.stack": prefix, "zentoria.service": "monitoring" },
+                backup: { "zentoria.stack": prefix, "zentoria.service": "backup" },
             });
         }
     });
 
     test("a non-loopback bind address (which needs zentoria:allowPublicBind) labels every service with it", () => {
         const plan = planOf({ bindAddress: "0.0.0.0", allowPublicBind: true, tls: { enabled: true } });
-        for (const service of SERVICES) {
+        for (const service of SERVICES.filter((candidate) => candidate !== "backup")) {
             expect(serviceLabels(plan, service)[LABEL.publicBind]).toBe("0.0.0.0");
         }
+        // The backup sidecar publishes no port.
+        expect(serviceLabels(plan, "backup")[LABEL.publicBind]).toBeUndefined();
         const loopback = planOf({ bindAddress: "127.0.0.2", allowPublicBind: true });
         expect(SERVICES.map((service) => serviceLabels(loopback, service)[LABEL.publicBind])).toEqual(SERVICES.map(() => undefined));
     });

@@ -86,7 +86,7 @@ describe("the connection budget counts the exporters", () => {
         const redis = (values: Record<string, unknown>) => tryPlan(rawConfig(values)).budget!.redis;
         expect(redis(ON).total - redis({}).total).toBe(EXPORTER_CONNECTIONS.redis);
         expect(errors({ ...ON, redis: { maxclients: 108, warningClients: 50, criticalClients: 100 } })).toEqual([
-            expect.stringMatching(/^redis\.maxclients: .*redis_exporter 1\): 109 at peak, over maxclients 108$/),
+            expect.stringMatching(/^redis\.maxclients: .*redis_exporter 1\): 110 at peak, over maxclients 108$/),
         ]);
     });
 });
@@ -283,7 +283,9 @@ describe("resources with monitoring on", () => {
         for (const resource of monitoringContainers()) {
             const inputs = plain(resource.inputs);
             const readOnly = (inputs.volumes as Array<{ volumeName: string; readOnly?: boolean }>).filter((volume) => volume.readOnly);
-            expect([inputs.name, readOnly.map((volume) => volume.volumeName)]).toEqual([inputs.name, [`${inputs.name}-config`]]);
+            // The counter also serves the backup sidecar's gauges, from the backup store, read-only.
+            const expected = inputs.name === "zentoria-pgbouncer-errors" ? [`${inputs.name}-config`, "zentoria-backups"] : [`${inputs.name}-config`];
+            expect([inputs.name, readOnly.map((volume) => volume.volumeName)]).toEqual([inputs.name, expected]);
         }
         const logMount = { volumeName: "zentoria-pgbouncer-log", containerPath: "/var/log/pgbouncer" };
         expect(plain(named(CONTAINER, "zentoria-pgbouncer").inputs).volumes).toContainEqual(logMount);

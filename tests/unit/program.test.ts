@@ -33,20 +33,25 @@ describe("dev stack", () => {
             "zentoria:index:PgBouncer": 1,
             "zentoria:index:Redis": 1,
             "zentoria:index:Qdrant": 1,
+            "zentoria:index:BackupStore": 1,
+            "zentoria:index:BackupAgent": 1,
             "docker:index/network:Network": 1,
-            "docker:index/remoteImage:RemoteImage": 4,
-            "docker:index/volume:Volume": 8,
-            "docker:index/container:Container": 4,
-            "random:index/randomPassword:RandomPassword": 15,
-            "random:index/randomBytes:RandomBytes": 6,
+            // The backup sidecar runs PostgreSQL's image, found on the host like the others.
+            "docker:index/remoteImage:RemoteImage": 5,
+            // The backup volume and the sidecar's config volume.
+            "docker:index/volume:Volume": 10,
+            "docker:index/container:Container": 5,
+            // The replication role's password and salt; the backup Redis user's password.
+            "random:index/randomPassword:RandomPassword": 17,
+            "random:index/randomBytes:RandomBytes": 7,
             "pulumi:providers:postgresql": 1,
-            "postgresql:index/role:Role": 4,
+            "postgresql:index/role:Role": 5,
             "postgresql:index/database:Database": 3,
             "postgresql:index/extension:Extension": 1,
             "postgresql:index/grant:Grant": 15,
             "postgresql:index/defaultPrivileges:DefaultPrivileges": 8,
-            // A ServerConfig per server, PostgreSQL's data directory, the access reconciler.
-            "pulumi-nodejs:dynamic:Resource": 6,
+            // A ServerConfig per server, PostgreSQL's data directory, the access reconciler, the backup store.
+            "pulumi-nodejs:dynamic:Resource": 7,
         });
         // Every resource of the provider goes through the explicit provider, never a default one.
         for (const resource of recorded.filter((candidate) => candidate.type.startsWith("postgresql:index/"))) {
@@ -59,7 +64,10 @@ describe("dev stack", () => {
         const fakeVerifiers = Object.fromEntries(plan.roles.map((role) => [role.name, "SCRAM-SHA-256$4096:x$y:z"]));
         const statements = roleAndDatabaseStatements(plan, fakeVerifiers);
         const sqlRoles = statements.flatMap((statement) => /^CREATE ROLE "(\w+)" LOGIN CONNECTION LIMIT (\d+)/.exec(statement)?.slice(1) ?? []);
-        const resourceRoles = ofType("postgresql:index/role:Role").flatMap((resource) => [resource.inputs.name, String(resource.inputs.connectionLimit)]);
+        // The replication role is the backups' (render/backup.ts backupRoleStatements describes it).
+        const resourceRoles = ofType("postgresql:index/role:Role")
+            .filter((resource) => resource.inputs.name !== plan.backups.role.name)
+            .flatMap((resource) => [resource.inputs.name, String(resource.inputs.connectionLimit)]);
         expect(resourceRoles.sort()).toEqual(sqlRoles.sort());
         const sqlConnects = statements.flatMap((statement) => /^GRANT CONNECT ON DATABASE "(\w+)" TO "(\w+)"/.exec(statement)?.slice(1).join("/") ?? []);
         const resourceConnects = ofType("postgresql:index/grant:Grant")
@@ -156,6 +164,6 @@ test("bad config: the program stops with one log line per problem and no stack t
 test("the prod stack builds with its own names and ports", async () => {
     const outputs = await runProgram(stackConfigValues("prod"));
     expect(outputs.summary.postgres).toMatchObject({ container: "zentoria-prod-postgres", published: "127.0.0.1:15432", volume: "zentoria-prod-pgdata" });
-    // The four servers, and the monitoring part prod turns on: Prometheus, three exporters, the pool-error counter.
-    expect(ofType("docker:index/container:Container").length).toBe(9);
+    // The four servers, the backup sidecar, and the monitoring part prod turns on: Prometheus, three exporters, the pool-error counter.
+    expect(ofType("docker:index/container:Container").length).toBe(10);
 }, 60_000);

@@ -13,7 +13,7 @@ const keysOf = (schema: ZodObject<ZodRawShape>) => Object.keys(schema.shape);
 test("every config key is in the configuration reference", () => {
     const documented = (key: string) => readme.includes(`\`${key}\``);
     const expected: string[] = [];
-    for (const section of ["postgres", "pgbouncer", "redis", "qdrant", "timeouts", "containers", "tls"] as const) {
+    for (const section of ["postgres", "pgbouncer", "redis", "qdrant", "timeouts", "containers", "tls", "backups"] as const) {
         for (const key of keysOf(stackConfigSchema.shape[section] as unknown as ZodObject<ZodRawShape>)) {
             if (!(section === "redis" && key === "clients") && !(section === "qdrant" && key === "operations")) {
                 expected.push(`${section}.${key}`);

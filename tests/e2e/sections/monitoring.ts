@@ -198,6 +198,26 @@ export function describeMonitoring(stack: DefaultStack): void {
         expect(await threshold("ZentoriaRedisConnectedClients", "warning")).toBe(E2E_MONITORING.redisWarningClients);
     }, TIMEOUT);
 
+    test("backups: the sidecar's gauges reach Prometheus through the counter, and the backup rules are loaded", async () => {
+        // The sidecar's first run starts a minute after it does, then takes a base backup and an RDB copy.
+        const succeeded = await until(
+            "a backup run of postgres and redis in Prometheus",
+            async () => {
+                const result = await api<{ result: Array<{ metric: Record<string, string>; value: [number, string] }> }>("/api/v1/query", { query: "zentoria_backup_last_run_success" });
+                const services = result.result.map((sample) => `${sample.metric.service} ${sample.value[1]}`).sort();
+                return services.length >= 2 ? services : undefined;
+            },
+            2 * WAIT_MS,
+        );
+        expect(succeeded).toEqual(["postgres 1", "redis 1"]);
+        expect(await current("zentoria_backup_metrics_readable")).toBe(1);
+        const loaded = await api<{ groups: Array<{ rules: Array<{ name: string; health: string }> }> }>("/api/v1/rules");
+        const names = loaded.groups.flatMap((group) => group.rules.filter((rule) => rule.health === "ok").map((rule) => rule.name));
+        expect(names).toEqual(expect.arrayContaining(["ZentoriaBackupFailed", "ZentoriaBackupOverdue", "ZentoriaWalArchiveFailing"]));
+        expect((await rules()).map((rule) => rule.alert)).toEqual(expect.arrayContaining(["ZentoriaBackupFailed", "ZentoriaBackupOverdue", "ZentoriaWalArchiveFailing"]));
+        expect((await alerts()).filter((alert) => alert.labels.alertname.startsWith("ZentoriaBackup") || alert.labels.alertname === "ZentoriaWalArchiveFailing")).toEqual([]);
+    }, TIMEOUT);
+
     test("PgBouncer: held connections past 80 % of zentoria_main_n8n's client limit fire the warning at the first evaluation that sees them, and it resolves when they leave", async () => {
         const summary = (await stack.deployment.outputs()).summary.value;
         const pool = summary.pgbouncer.pools.find((candidate: { database: string }) => candidate.database === "zentoria_main_n8n");

@@ -94,6 +94,7 @@ export function testLayout(dir: string, pgbouncerDir = path.join(dir, "pgbouncer
             storageDirectory: path.join(dir, "qdrant", "storage"),
             snapshotsDirectory: path.join(dir, "qdrant", "snapshots"),
         },
+        backups: { directory: path.join(dir, "backups") },
     };
 }
 

@@ -198,6 +198,10 @@ export class Stack {
         const { layout, plan } = this;
         this.mkdirOwned(path.join(this.dir, "postgres"));
         this.mkdirOwned(layout.postgres.socketDirectory);
+        // Where archive_command puts the WAL (the backup volume in a container).
+        for (const dir of ["", "postgres", "postgres/wal"]) {
+            this.mkdirOwned(path.join(layout.backups.directory, dir));
+        }
         this.addFiles(postgresFiles(plan, layout, this.secrets));
         if (this.options.postgresTemplate) {
             await this.copyTemplate(this.options.postgresTemplate.dataDir);

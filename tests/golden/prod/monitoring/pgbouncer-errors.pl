@@ -1,13 +1,13 @@
 #!/usr/bin/perl
 # pgbouncer-errors.pl: rendered by the Zentoria Pulumi program from the stack plan; edits are overwritten.
 # Counts PgBouncer's "pooler error" log lines and serves them to Prometheus.
-# Usage: perl pgbouncer-errors.pl <log file> <port> <truncate above bytes>
+# Usage: perl pgbouncer-errors.pl <log file> <port> <truncate above bytes> [<metrics file to serve too>]
 use strict;
 use warnings;
 use IO::Select;
 use IO::Socket::INET;
 
-my ($log_path, $port, $max_bytes) = @ARGV;
+my ($log_path, $port, $max_bytes, $extra_path) = @ARGV;
 die "usage: $0 <log file> <port> <max bytes>\n" unless defined $max_bytes;
 $| = 1;
 $SIG{PIPE} = 'IGNORE';
@@ -84,7 +84,22 @@ sub metrics {
         '# TYPE pgbouncer_pooler_errors_log_readable gauge',
         "pgbouncer_pooler_errors_log_readable $readable",
     );
-    return join("\n", @lines) . "\n";
+    return join("\n", @lines) . "\n" . extra_metrics();
+}
+
+# The backup sidecar's gauges (a file it replaces whole), served as they are: a textfile collector.
+sub extra_metrics {
+    return '' unless defined $extra_path;
+    my $text = '';
+    if (open(my $extra, '<', $extra_path)) {
+        local $/;
+        $text = <$extra> // '';
+        close($extra);
+    }
+    $text .= "\n" if length($text) && $text !~ /\n\z/;
+    my $readable = length($text) ? 1 : 0;
+    return $text . "# HELP zentoria_backup_metrics_readable Whether the backup sidecar's metrics file could be read (absent before its first run).\n"
+        . "# TYPE zentoria_backup_metrics_readable gauge\nzentoria_backup_metrics_readable $readable\n";
 }
 
 sub answer {

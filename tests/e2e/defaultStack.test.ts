@@ -14,11 +14,10 @@ jest.setTimeout(15 * 60 * 1000);
 const stack = useDefaultStack();
 
 describe("on the stack's network, with the default host names (issues 11, 16)", () => describeInNetwork(stack));
+// Before the sections that load the stack or are refused logins: those cross section 5's levels.
+describe("section 5: exporters, Prometheus and its alerts (issue 12)", () => describeMonitoring(stack));
 describe("operating the stack: npm run status (issue 17)", () => describeOperations(stack));
 describe("attacks on the default stack: each must be refused (issue 11)", () => describeAttacks(stack));
-
-// Before the changes under load: their hundred clients would cross every level.
-describe("section 5: exporters, Prometheus and its alerts (issue 12)", () => describeMonitoring(stack));
 
 const changes: ChangeResult[] = [];
 describe("changes under load: reload, don't replace (issue 13)", () => describeLiveChanges(stack, changes));

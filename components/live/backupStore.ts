@@ -9,7 +9,7 @@ import { sqlIdentifier, sqlLiteral } from "../../render/quote";
 import { PostgresSocketAccess, postgresSql } from "./consoles";
 import { dockerChecked } from "./dockerCli";
 import { logInfo } from "./log";
-import { VolumeFile, writeVolumeFiles } from "./volumeFiles";
+import { THROWAWAY_ROOT_SHELL, VolumeFile, writeVolumeFiles } from "./volumeFiles";
 
 export interface BackupStoreState {
     dockerHost?: string;
@@ -52,22 +52,7 @@ async function prepareStore(state: BackupStoreState): Promise<void> {
         [
             "run",
             "--rm",
-            "--network",
-            "none",
-            "--user",
-            "0:0",
-            "--cap-drop",
-            "ALL",
-            "--cap-add",
-            "CHOWN",
-            "--cap-add",
-            "DAC_OVERRIDE",
-            "--cap-add",
-            "FOWNER",
-            "--security-opt",
-            "no-new-privileges",
-            "--entrypoint",
-            "sh",
+            ...THROWAWAY_ROOT_SHELL,
             "--volume",
             `${state.store}:${MOUNT}`,
             state.image,

@@ -53,6 +53,29 @@ export function writerInput(files: readonly VolumeFile[]): string {
         .join("");
 }
 
+/**
+ * `docker run` flags of a throw-away container that runs `sh` as root with only what it takes to
+ * set owners and modes: no network, no other capability, no privilege gain.
+ */
+export const THROWAWAY_ROOT_SHELL: readonly string[] = [
+    "--network",
+    "none",
+    "--user",
+    "0:0",
+    "--cap-drop",
+    "ALL",
+    "--cap-add",
+    "CHOWN",
+    "--cap-add",
+    "DAC_OVERRIDE",
+    "--cap-add",
+    "FOWNER",
+    "--security-opt",
+    "no-new-privileges",
+    "--entrypoint",
+    "sh",
+];
+
 /** Writes `files` into `volume` with a throw-away container of `image`. */
 export async function writeVolumeFiles(volume: string, image: string, files: readonly VolumeFile[], dockerHost?: string): Promise<void> {
     await dockerChecked(
@@ -61,22 +84,7 @@ export async function writeVolumeFiles(volume: string, image: string, files: rea
             "run",
             "--rm",
             "-i",
-            "--network",
-            "none",
-            "--user",
-            "0:0",
-            "--cap-drop",
-            "ALL",
-            "--cap-add",
-            "CHOWN",
-            "--cap-add",
-            "DAC_OVERRIDE",
-            "--cap-add",
-            "FOWNER",
-            "--security-opt",
-            "no-new-privileges",
-            "--entrypoint",
-            "sh",
+            ...THROWAWAY_ROOT_SHELL,
             "--volume",
             `${volume}:${MOUNT}`,
             image,

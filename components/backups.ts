@@ -207,6 +207,8 @@ export interface BackupsInfo {
     mount: string;
     sidecar?: string;
     image: string;
+    /** The services each run backs up (absent in outputs of stacks deployed before it was exported). */
+    services?: string[];
     intervalHours: number;
     keepBaseBackups: number;
     archiveTimeoutSeconds: number;

@@ -249,6 +249,7 @@ export function backupsInfo(plan: StackPlan, dockerHost?: string): BackupsInfo {
             : {}),
         mount: layout.backups.directory,
         image: postgres.image,
+        services: [...backups.services],
         intervalHours: backups.intervalHours,
         keepBaseBackups: backups.keepBaseBackups,
         archiveTimeoutSeconds: backups.archiveTimeoutSeconds,

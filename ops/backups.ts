@@ -205,3 +205,30 @@ export function serviceHealth(status: ServiceStatus, intervalHours: number, now 
     const last = status.lastSuccess ? Date.parse(status.lastSuccess.finishedAt) : 0;
     return now - last > 2 * intervalHours * 3600 * 1000 ? "stale" : "ok";
 }
+
+/** One service's backups as the operator commands show them. */
+export interface ServiceBackupView {
+    service: string;
+    health: Health;
+    lastSuccess?: { finishedAt: string; bytes: number; seconds: number; name: string };
+    lastRun?: { outcome: BackupRun["outcome"]; finishedAt: string; message: string };
+}
+
+/**
+ * Each backed-up service's health, last success and last run, sorted by service: the services
+ * the stack backs up (`info.services`; none yet run shows as `none`) and any other the store
+ * has a status for.
+ */
+export function serviceBackupViews(status: Record<string, ServiceStatus>, info: Pick<BackupsInfo, "intervalHours" | "services">, now = Date.now()): ServiceBackupView[] {
+    const services = [...new Set([...(info.services ?? []), ...Object.keys(status)])].sort();
+    return services.map((service) => {
+        const entry = status[service] ?? {};
+        const { lastSuccess, lastRun } = entry;
+        return {
+            service,
+            health: serviceHealth(entry, info.intervalHours, now),
+            ...(lastSuccess ? { lastSuccess: { finishedAt: lastSuccess.finishedAt, bytes: lastSuccess.bytes, seconds: lastSuccess.seconds, name: lastSuccess.name } } : {}),
+            ...(lastRun ? { lastRun: { outcome: lastRun.outcome, finishedAt: lastRun.finishedAt, message: lastRun.message } } : {}),
+        };
+    });
+}

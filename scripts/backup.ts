@@ -8,7 +8,7 @@
 import * as path from "path";
 import { spawn } from "child_process";
 import type { BackupsInfo } from "../components/backups";
-import { BackupStoreError, backupStatus, serviceHealth } from "../ops/backups";
+import { BackupStoreError, backupStatus, serviceBackupViews } from "../ops/backups";
 import { OpsError, readDeployedStack, REPO_ROOT } from "../ops/stack";
 import { SIDECAR_FILES, SIDECAR_LAYOUT } from "../render/backup";
 import { textTable } from "../render/budgetTables";
@@ -27,24 +27,22 @@ function runNow(info: BackupsInfo): Promise<number> {
 }
 
 async function printStatus(info: BackupsInfo, log: (line: string) => void): Promise<number> {
-    const status = await backupStatus(info);
-    const rows = Object.entries(status)
-        .sort(([a], [b]) => a.localeCompare(b))
-        .map(([service, entry]) => [
-            service,
-            serviceHealth(entry, info.intervalHours),
-            entry.lastSuccess?.finishedAt ?? "-",
-            entry.lastSuccess ? String(entry.lastSuccess.bytes) : "-",
-            entry.lastSuccess ? String(entry.lastSuccess.seconds) : "-",
-            entry.lastRun ? `${entry.lastRun.outcome} ${entry.lastRun.finishedAt}${entry.lastRun.outcome === "failed" ? `: ${entry.lastRun.message}` : ""}` : "-",
-        ]);
-    if (rows.length === 0) {
+    const views = serviceBackupViews(await backupStatus(info), info);
+    if (views.every((view) => view.health === "none")) {
         log(`no backup has run yet (the sidecar's first run starts a minute after it does; \`npm run backup -- <stack>\` runs one now)`);
         return 1;
     }
+    const rows = views.map((view) => [
+        view.service,
+        view.health,
+        view.lastSuccess?.finishedAt ?? "-",
+        view.lastSuccess ? String(view.lastSuccess.bytes) : "-",
+        view.lastSuccess ? String(view.lastSuccess.seconds) : "-",
+        view.lastRun ? `${view.lastRun.outcome} ${view.lastRun.finishedAt}${view.lastRun.outcome === "failed" ? `: ${view.lastRun.message}` : ""}` : "-",
+    ]);
     log(textTable(["service", "health", "last success", "bytes", "seconds", "last run"], rows).trimEnd());
     log(`store: ${info.store}; a backup every ${info.intervalHours} h, ${info.keepBaseBackups} kept`);
-    return rows.some((row) => row[1] !== "ok") ? 1 : 0;
+    return views.some((view) => view.health !== "ok") ? 1 : 0;
 }
 
 async function main(argv: readonly string[], log: (line: string) => void): Promise<number> {

@@ -3,7 +3,9 @@
 // Is the pooling healthy right now? Reads the stack's outputs (scripts/ops/outputs.ts), looks at
 // PgBouncer, PostgreSQL, Redis and Qdrant through their published ports as the monitoring users,
 // and judges section 5's metrics against the stack's own levels (monitoring.thresholds.*,
-// redis.warningClients / criticalClients). A table on a terminal (coloured only on a TTY), one
+// redis.warningClients / criticalClients); with backups on, each backed-up service's last backup
+// from the backup store (ops/backups.ts: a failed last run is critical, none for two intervals a
+// warning). A table on a terminal (coloured only on a TTY), one
 // JSON document with --json, refreshed in place with --watch (every 5 s unless given).
 // Exit status: 0 ok, 1 warning, 2 critical, 3 could not reach the stack (no such stack, not
 // deployed, no server answering); 2 also for a wrong command line, with its usage.

@@ -4,6 +4,8 @@
 // reported unreachable and the others are still shown.
 import { execFile } from "child_process";
 import { sectionFiveLevels } from "../../config/verdicts";
+import type { BackupsInfo } from "../../components/backups";
+import { backupStatus, serviceBackupViews, ServiceStatus } from "../../ops/backups";
 import { consoleRows, endpointOf, withPostgres, withRedis } from "./connect";
 import { firstLine } from "./errors";
 import { LastLook } from "./lastLook";
@@ -22,6 +24,8 @@ import {
 } from "./postgres";
 import { parseInfo, RedisFigures, redisFigures } from "./redis";
 import {
+    BackupsStatus,
+    backupsStatus,
     nothingReached,
     overallVerdict,
     PgbouncerSample,
@@ -30,6 +34,7 @@ import {
     qdrantStatus,
     redisStatus,
     Report,
+    Unreachable,
     unreachable,
 } from "./report";
 
@@ -138,7 +143,8 @@ export async function collectReport(outputs: StackOutputs, options: CollectOptio
     const redis = settle(redisInfo(targets.redisMonitor));
     const qdrant = targets.qdrant ? settle(qdrantLook(targets.qdrant.url, targets.qdrant.readOnlyApiKey)) : undefined;
     const errors = poolerErrors(summary.pgbouncer.container, options.previous?.at ?? nowSeconds() - 60, options.env);
-    const [pgbouncerResult, postgresResult, redisResult, qdrantResult, errorsResult] = await Promise.all([pgbouncer, postgres, redis, qdrant, errors]);
+    const backups = outputs.backups ? settle(backupStatus(outputs.backups)) : undefined;
+    const [pgbouncerResult, postgresResult, redisResult, qdrantResult, errorsResult, backupsResult] = await Promise.all([pgbouncer, postgres, redis, qdrant, errors, backups]);
     const now = nowSeconds();
 
     const pgbouncerEndpoint = endpointOf(targets.pgbouncerStats);
@@ -170,6 +176,7 @@ export async function collectReport(outputs: StackOutputs, options: CollectOptio
                     ? qdrantStatus(endpointOf(targets.qdrant.url), qdrantResult.value.version, qdrantResult.value.collections)
                     : unreachable(endpointOf(targets.qdrant.url), qdrantResult.error)
                 : undefined,
+        backups: outputs.backups && backupsResult ? backupsSection(outputs.backups, backupsResult) : undefined,
     };
     const report: Report = { ...body, verdict: overallVerdict(body) };
     const look: LastLook = {
@@ -177,6 +184,11 @@ export async function collectReport(outputs: StackOutputs, options: CollectOptio
         redis: "value" in redisResult ? { runId: redisResult.value.runId, rejectedConnections: redisResult.value.rejectedConnections } : options.previous?.redis,
     };
     return { report, look, nothingReached: nothingReached(body) };
+}
+
+export function backupsSection(info: BackupsInfo, result: { value: Record<string, ServiceStatus> } | { error: string }): BackupsStatus | Unreachable {
+    const store = info.store ?? "";
+    return "value" in result ? backupsStatus(store, info.intervalHours, serviceBackupViews(result.value, info)) : unreachable(store, result.error);
 }
 
 /**

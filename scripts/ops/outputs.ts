@@ -7,6 +7,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { z } from "zod";
+import type { BackupsInfo } from "../../components/backups";
 import { statsUrlVariable, redisUserUrlVariable } from "../../config/envNames";
 import { roleAccessSchema, thresholdsSchema } from "../../config/schema";
 import { onPath, pinnedCliVersion } from "../deploy";
@@ -35,7 +36,20 @@ const hostStringsSchema = z.object({
     operators: z.object({ env: z.record(z.union([z.string(), z.number()])), monitoring: z.record(z.string()) }),
 });
 
-const outputsSchema = z.object({ summary: summarySchema, hostConnectionStrings: hostStringsSchema });
+// The `backups` output (components/backups.ts BackupsInfo): what status needs to read the store is
+// checked, the rest kept as it is. Absent in stacks deployed before backups existed.
+const backupsSchema = z
+    .object({
+        enabled: z.boolean(),
+        store: z.string().optional(),
+        image: z.string(),
+        intervalHours: z.number(),
+        services: z.array(z.string()).optional(),
+        dockerHost: z.string().optional(),
+    })
+    .passthrough();
+
+const outputsSchema = z.object({ summary: summarySchema, hostConnectionStrings: hostStringsSchema, backups: backupsSchema.optional() });
 
 export type StackSummary = z.infer<typeof summarySchema>;
 export type PoolSummary = z.infer<typeof poolSchema>;
@@ -60,6 +74,8 @@ export interface StackOutputs {
     stack: string;
     summary: StackSummary;
     targets: OperatorTargets;
+    /** Where the stack's backups are, when it has them on. */
+    backups?: BackupsInfo;
 }
 
 /** The monitoring role the commands look with: the first role of access `monitoring`. */
@@ -87,7 +103,7 @@ export function parseStackOutputs(stack: string, json: unknown): StackOutputs {
             `stack ${stack}'s outputs lack ${issue.path.join(".") || "what the operator commands read"} (${issue.message}): they predate npm run status; run npm run deploy -- ${stack} once`,
         );
     }
-    const { summary, hostConnectionStrings } = parsed.data;
+    const { summary, hostConnectionStrings, backups } = parsed.data;
     const env = hostConnectionStrings.operators.env;
     const monitor = monitoringRole(summary);
     if (!monitor || !hostConnectionStrings.operators.monitoring[monitor]) {
@@ -106,6 +122,7 @@ export function parseStackOutputs(stack: string, json: unknown): StackOutputs {
             redisAdmin: required(env, redisUserUrlVariable("admin")),
             qdrant: typeof qdrantUrl === "string" ? { url: qdrantUrl, readOnlyApiKey: required(env, "QDRANT_READ_ONLY_API_KEY") } : undefined,
         },
+        ...(backups?.enabled && backups.store ? { backups: backups as unknown as BackupsInfo } : {}),
     };
 }
 

@@ -1,7 +1,7 @@
 // The status report as a terminal table. Pure: colour is the caller's choice (a TTY without
 // NO_COLOR); without it the text is plain, so that logs and pipes get no escape codes.
 import { Verdict } from "../../config/verdicts";
-import { Events, PgbouncerStatus, PostgresStatus, QdrantStatus, RedisStatus, Report, Unreachable } from "./report";
+import { BackupServiceStatus, BackupsStatus, Events, PgbouncerStatus, PostgresStatus, QdrantStatus, RedisStatus, Report, Unreachable } from "./report";
 
 const COLOURS: Record<Verdict, string> = { ok: "\x1b[32m", warning: "\x1b[33m", critical: "\x1b[31m" };
 const RESET = "\x1b[0m";
@@ -143,6 +143,40 @@ function qdrantLines(status: QdrantStatus, options: RenderOptions): string[] {
     ];
 }
 
+/** Bytes in binary units, one decimal from KiB on. */
+export function byteSize(bytes: number): string {
+    const units = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let value = bytes;
+    let unit = 0;
+    while (value >= 1024 && unit < units.length - 1) {
+        value /= 1024;
+        unit += 1;
+    }
+    return unit === 0 ? `${bytes} B` : `${value.toFixed(1)} ${units[unit]}`;
+}
+
+const utc = (iso: string) => iso.replace("T", " ").replace(/(\.\d+)?Z$/, " UTC");
+
+function lastRunText(run: BackupServiceStatus["lastRun"]): string {
+    if (!run) {
+        return "-";
+    }
+    return `${run.outcome} ${utc(run.finishedAt)}${run.outcome === "failed" && run.message ? `: ${run.message}` : ""}`;
+}
+
+function backupsLines(status: BackupsStatus, options: RenderOptions): string[] {
+    const lines = [heading(`Backups in ${status.endpoint} (every ${status.intervalHours} h)`, status.verdict, options)];
+    const rows = status.services.map((service) => [
+        service.service,
+        service.lastSuccess ? utc(service.lastSuccess.finishedAt) : service.health === "none" ? "no backup yet" : "none",
+        service.lastSuccess ? byteSize(service.lastSuccess.bytes) : "-",
+        lastRunText(service.lastRun),
+        { text: service.health === "ok" || service.health === "none" ? service.verdict : `${service.verdict} (${service.health})`, verdict: service.verdict },
+    ]);
+    lines.push(...table(["service", "last success", "size", "last run", "verdict"], rows, options));
+    return lines;
+}
+
 export function renderReport(report: Report, options: RenderOptions): string {
     const when = report.at.replace("T", " ").replace(/\.\d+Z$/, " UTC");
     const blocks = [
@@ -151,7 +185,7 @@ export function renderReport(report: Report, options: RenderOptions): string {
         report.postgres.reachable ? postgresLines(report.postgres, options) : unreachableLines("PostgreSQL", report.postgres, options),
         report.redis.reachable ? redisLines(report.redis, options) : unreachableLines("Redis", report.redis, options),
         report.qdrant === undefined ? ["Qdrant: not deployed (qdrant.enabled: false)"] : report.qdrant.reachable ? qdrantLines(report.qdrant, options) : unreachableLines("Qdrant", report.qdrant, options),
-        // The "last backup" block (npm run backup) goes here.
+        ...(report.backups === undefined ? [] : [report.backups.reachable ? backupsLines(report.backups, options) : unreachableLines("Backups", report.backups, options)]),
     ];
     return `${blocks.map((block) => block.join("\n")).join("\n\n")}\n`;
 }

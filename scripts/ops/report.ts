@@ -2,6 +2,7 @@
 // (config/verdicts.ts, from the stack's monitoring.thresholds and redis.*Clients keys). Pure: the
 // samples come from collect.ts, the text from render.ts; --json prints a Report as it is.
 import { Levels, percentOf, perMinute, SectionFiveLevels, Verdict, verdictAbove, verdictOfShare, worstVerdict } from "../../config/verdicts";
+import type { Health, ServiceBackupView } from "../../ops/backups";
 import { PoolSummary, StackSummary } from "./outputs";
 import { CONSOLE_DATABASE, PoolerError, PoolRow, StatsRow, waitPerTransactionMs } from "./pgbouncer";
 import { ApplicationRow, CountRow, LongQuery, ServerFigures } from "./postgres";
@@ -110,6 +111,20 @@ export interface QdrantStatus {
     verdict: Verdict;
 }
 
+/** One backed-up service (ops/backups.ts' view) with its verdict. */
+export interface BackupServiceStatus extends ServiceBackupView {
+    verdict: Verdict;
+}
+
+export interface BackupsStatus {
+    reachable: true;
+    /** The store (a volume name or a host directory) the status was read from. */
+    endpoint: string;
+    intervalHours: number;
+    services: BackupServiceStatus[];
+    verdict: Verdict;
+}
+
 export interface Report {
     stack: string;
     /** ISO time of the look. */
@@ -120,8 +135,8 @@ export interface Report {
     redis: RedisStatus | Unreachable;
     /** undefined: the stack runs no Qdrant. */
     qdrant?: QdrantStatus | Unreachable;
-    // A "last backup" section (npm run backup) joins here: its status type, a field, and its
-    // block in render.ts; overallVerdict() then counts it like the others.
+    /** undefined: the stack has backups off (or predates them). Unreachable: the store could not be read. */
+    backups?: BackupsStatus | Unreachable;
 }
 
 export interface PgbouncerSample {
@@ -250,12 +265,23 @@ export function qdrantStatus(endpoint: string, version: string, collections: str
     return { reachable: true, endpoint, version, collections, verdict: "ok" };
 }
 
+/**
+ * A failed last run is critical, no success for two intervals a warning; a service with no run yet
+ * (the sidecar's first run starts about a minute after it does) is ok, shown as "no backup yet".
+ */
+const BACKUP_VERDICTS: Record<Health, Verdict> = { failed: "critical", stale: "warning", none: "ok", ok: "ok" };
+
+export function backupsStatus(store: string, intervalHours: number, views: ServiceBackupView[]): BackupsStatus {
+    const services = views.map((view) => ({ ...view, verdict: BACKUP_VERDICTS[view.health] }));
+    return { reachable: true, endpoint: store, intervalHours, services, verdict: worstVerdict(services.map((service) => service.verdict)) };
+}
+
 export function unreachable(endpoint: string, error: string): Unreachable {
     return { reachable: false, endpoint, error, verdict: "critical" };
 }
 
 export function overallVerdict(report: Omit<Report, "verdict">): Verdict {
-    return worstVerdict([report.pgbouncer.verdict, report.postgres.verdict, report.redis.verdict, report.qdrant?.verdict]);
+    return worstVerdict([report.pgbouncer.verdict, report.postgres.verdict, report.redis.verdict, report.qdrant?.verdict, report.backups?.verdict]);
 }
 
 /** No server of the stack answered: the stack, as far as status can tell, is not there. */

@@ -10,7 +10,8 @@ import { DEFAULT_CONFIG } from "../../config";
 import { percentOf, sectionFiveLevels, verdictAbove, worstVerdict } from "../../config/verdicts";
 import { parseEmergencyArgs } from "../../scripts/emergency";
 import { formatDuration, parseDuration } from "../../scripts/ops/args";
-import { qdrantLook } from "../../scripts/ops/collect";
+import { serviceBackupViews, ServiceStatus } from "../../ops/backups";
+import { backupsSection, qdrantLook } from "../../scripts/ops/collect";
 import { pgConfig } from "../../scripts/ops/connect";
 import { parseStackOutputs, readStackOutputs } from "../../scripts/ops/outputs";
 import {
@@ -26,7 +27,7 @@ import {
     waitPerTransactionMs,
 } from "../../scripts/ops/pgbouncer";
 import { renderReport } from "../../scripts/ops/render";
-import { events, exitCodeOf, overallVerdict, pgbouncerStatus, PgbouncerSample } from "../../scripts/ops/report";
+import { backupsStatus, events, exitCodeOf, overallVerdict, pgbouncerStatus, PgbouncerSample } from "../../scripts/ops/report";
 import { killableRedisClients, parseClientList, parseInfo, redisFigures } from "../../scripts/ops/redis";
 import { main as statusMain, parseStatusArgs } from "../../scripts/status";
 import { outputValue } from "./support/mocks";
@@ -243,6 +244,65 @@ describe("the report", () => {
     });
 });
 
+describe("the backups section", () => {
+    const NOW = Date.parse("2026-12-03T20:00:00Z");
+    const run = (service: string, outcome: "success" | "failed", finishedAt: string, bytes = 0, message = "") => ({
+        service,
+        outcome,
+        trigger: "scheduled" as const,
+        startedAt: finishedAt,
+        finishedAt,
+        seconds: 3,
+        bytes,
+        name: finishedAt.replace(/[-:]/g, "").replace(/\.\d+/, ""),
+        message,
+    });
+    const ok = run("postgres", "success", "2026-12-03T19:00:05Z", 5_347_737);
+    const status: Record<string, ServiceStatus> = {
+        postgres: { lastRun: ok, lastSuccess: ok },
+        redis: { lastRun: run("redis", "failed", "2026-12-03T19:00:09Z", 0, "BGSAVE did not finish"), lastSuccess: run("redis", "success", "2026-12-02T19:00:09Z", 1_024) },
+        qdrant: { lastRun: run("qdrant", "success", "2026-12-01T10:00:00Z", 2_048), lastSuccess: run("qdrant", "success", "2026-12-01T10:00:00Z", 2_048) },
+    };
+
+    test("every service the stack backs up, with a verdict: failed is critical, stale a warning, none yet ok", () => {
+        const views = serviceBackupViews({ ...status, postgres: {} as ServiceStatus }, { intervalHours: 24, services: ["postgres", "redis", "qdrant"] }, NOW);
+        const section = backupsStatus("zentoria-backups", 24, views);
+        expect(section.services.map((service) => [service.service, service.health, service.verdict])).toEqual([
+            ["postgres", "none", "ok"],
+            ["qdrant", "stale", "warning"],
+            ["redis", "failed", "critical"],
+        ]);
+        expect(section.verdict).toBe("critical");
+        expect(section.services[2]).toMatchObject({ lastSuccess: { finishedAt: "2026-12-02T19:00:09Z", bytes: 1_024 }, lastRun: { outcome: "failed", message: "BGSAVE did not finish" } });
+        const fine = backupsStatus("zentoria-backups", 24, serviceBackupViews({ postgres: status.postgres }, { intervalHours: 24, services: ["postgres", "redis"] }, NOW));
+        expect(fine.services.map((service) => `${service.service}:${service.health}:${service.verdict}`)).toEqual(["postgres:ok:ok", "redis:none:ok"]);
+        expect(fine.verdict).toBe("ok");
+        // A store that cannot be read is shown like a server that does not answer.
+        expect(backupsSection({ store: "zentoria-backups", intervalHours: 24 } as any, { error: "cannot read the backup store zentoria-backups: no such volume" })).toEqual({
+            reachable: false,
+            endpoint: "zentoria-backups",
+            error: "cannot read the backup store zentoria-backups: no such volume",
+            verdict: "critical",
+        });
+    });
+
+    test("the overall verdict counts it; the table shows time, size and last run; no section without backups", () => {
+        const server = { reachable: false as const, endpoint: "127.0.0.1:5432", error: "x", verdict: "critical" as const };
+        const redis = { reachable: true as const, endpoint: "127.0.0.1:6379", version: "8.0.2", connected: { clients: 1, levels: LEVELS.redisConnectedClients, verdict: "ok" as const }, blocked: { clients: 0, levels: LEVELS.redisBlockedClients, verdict: "ok" as const }, rejected: events(0, 60, LEVELS.redisRejectedPerMinute), memory: { used: 1, usedHuman: "1B", maxmemory: 0, maxmemoryHuman: "0B" }, verdict: "ok" as const };
+        const stale = backupsStatus("zentoria-backups", 24, serviceBackupViews({ qdrant: status.qdrant, postgres: status.postgres }, { intervalHours: 24, services: ["postgres", "redis"] }, NOW));
+        const body = { stack: "dev", at: "2026-12-03T20:00:00.000Z", pgbouncer: server, postgres: server, redis, backups: stale };
+        expect(overallVerdict({ ...body, pgbouncer: redis as any, postgres: redis as any })).toBe("warning");
+        const text = renderReport({ ...body, verdict: overallVerdict(body) }, { colour: false });
+        expect(text).toContain("Backups in zentoria-backups (every 24 h): warning\n");
+        expect(text).toMatch(/^ {2}postgres +2026-12-03 19:00:05 UTC +5\.1 MiB +success 2026-12-03 19:00:05 UTC +ok$/m);
+        expect(text).toMatch(/^ {2}qdrant +2026-12-01 10:00:00 UTC +2\.0 KiB +success 2026-12-01 10:00:00 UTC +warning \(stale\)$/m);
+        expect(text).toMatch(/^ {2}redis +no backup yet +- +- +ok$/m);
+        const unreadable = renderReport({ ...body, backups: backupsSection({ store: "/srv/backups", intervalHours: 24 } as any, { error: "permission denied" }), verdict: "critical" }, { colour: false });
+        expect(unreadable).toContain("Backups at /srv/backups: critical\n  unreachable: permission denied");
+        expect(renderReport({ ...body, backups: undefined, verdict: "critical" }, { colour: false })).not.toContain("Backups");
+    });
+});
+
 describe("command lines", () => {
     test("durations", () => {
         expect(["90", "90s", "30m", "2h", "1d", "1.5s"].map((text) => parseDuration(text, "--older-than"))).toEqual([90, 90, 1800, 7200, 86400, 1.5]);
@@ -301,8 +361,18 @@ describe("the stack's outputs as the commands read them", () => {
             summary: outputs.summary,
             hostConnectionStrings: await outputValue(outputs.hostConnectionStrings),
             connectionStrings: await outputValue(outputs.connectionStrings),
+            // A plain object (no secret, no Output) in the program's exports.
+            backups: outputs.backups,
         };
     }, 120_000);
+
+    test("the backups output, when backups are on: the store, its interval and the services each run backs up; off: none", () => {
+        const { backups } = parseStackOutputs("dev", json);
+        expect(backups).toMatchObject({ enabled: true, store: "zentoria-backups", intervalHours: DEFAULT_CONFIG.backups.intervalHours, services: ["postgres", "redis", "qdrant"] });
+        expect(parseStackOutputs("dev", { ...json, backups: { ...(json.backups as object), enabled: false, store: undefined } }).backups).toBeUndefined();
+        // A stack deployed before backups existed has no such output: no section either.
+        expect(parseStackOutputs("dev", { ...json, backups: undefined }).backups).toBeUndefined();
+    });
 
     test("the program's own outputs: every target host-side, with the monitoring and admin users", () => {
         const { targets, summary } = parseStackOutputs("dev", json);

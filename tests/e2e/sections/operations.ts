@@ -87,6 +87,44 @@ export function describeOperations(stack: DefaultStack): void {
     );
 
     test(
+        "with backups on (the default): postgres' and redis' last backups, each with a time and a size, ok, in --json and the table",
+        async () => {
+            const store = ((await stack.deployment.outputs()).backups.value as { store: string }).store;
+            // The sidecar's first run starts about a minute after it does: poll, with a generous deadline.
+            const deadline = Date.now() + 6 * 60 * 1000;
+            const backedUp = (report: Report) => report.backups?.reachable === true && ["postgres", "redis"].every((service) => report.backups!.reachable && report.backups!.services.some((entry) => entry.service === service && entry.lastSuccess));
+            let json = npmRunStatus("e2e", "--json");
+            while (!backedUp(JSON.parse(json.stdout || "{}") as Report)) {
+                if (Date.now() > deadline) {
+                    throw new Error(`no backup of postgres and redis shown after 6 minutes; the last look: exit ${json.code}, ${json.stdout} ${json.stderr}`);
+                }
+                await new Promise((resolve) => setTimeout(resolve, 15_000));
+                json = npmRunStatus("e2e", "--json");
+            }
+            expect({ code: json.code, stderr: json.stderr }).toEqual({ code: 0, stderr: "" });
+            const report = JSON.parse(json.stdout) as Report;
+            if (!report.backups?.reachable) {
+                throw new Error(`the backup store was not read: ${JSON.stringify(report.backups)}`);
+            }
+            expect(report.backups).toMatchObject({ endpoint: store, verdict: "ok" });
+            for (const service of ["postgres", "redis"]) {
+                const entry = report.backups.services.find((candidate) => candidate.service === service)!;
+                expect({ service, health: entry.health, verdict: entry.verdict, lastRun: entry.lastRun?.outcome }).toEqual({ service, health: "ok", verdict: "ok", lastRun: "success" });
+                expect(Number.isNaN(Date.parse(entry.lastSuccess!.finishedAt))).toBe(false);
+                expect(entry.lastSuccess!.bytes).toBeGreaterThan(0);
+            }
+            expect(report.verdict).toBe("ok");
+
+            const table = npmRunStatus("e2e");
+            expect({ code: table.code, stderr: table.stderr }).toEqual({ code: 0, stderr: "" });
+            expect(table.stdout).toContain(`Backups in ${store} (every `);
+            expect(table.stdout).toMatch(/^ {2}postgres +\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC +[\d.]+ (B|KiB|MiB|GiB) +success .* ok$/m);
+            expect(table.stdout).toMatch(/^ {2}redis +\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC +[\d.]+ (B|KiB|MiB|GiB) +success .* ok$/m);
+        },
+        10 * 60 * 1000,
+    );
+
+    test(
         "a stack that does not exist, and one created but never deployed: exit 3 with one line",
         () => {
             const missing = npmRunStatus("no-such-stack");

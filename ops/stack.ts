@@ -1,16 +1,13 @@
 // A deployed stack as the operations commands see it: its outputs (through the Pulumi CLI, with
 // the same state backend `npm run deploy` uses) and, when a container is gone, the CLI runs that
 // bring it back. Nothing here reaches into the program's components.
-import { spawn } from "child_process";
 import * as fs from "fs";
-import * as os from "os";
 import * as path from "path";
 import type { BackupsInfo } from "../components/backups";
-import { pinnedCliVersion, resolveCli } from "../scripts/deploy";
+import { OpsError, StackUnreachable } from "./errors";
+import { Cli, CliError, CliResult, pinnedCliVersion, resolveCli, runCli, stateBackend } from "./pulumiCli";
 
 export const REPO_ROOT = path.resolve(__dirname, "..");
-
-export class OpsError extends Error {}
 
 export interface StackAccess {
     stack: string;
@@ -27,47 +24,45 @@ export interface DeployedStack {
     pgbouncerAdminPassword?: string;
 }
 
-interface CliResult {
-    code: number;
-    stdout: string;
-    stderr: string;
-}
-
-/** The environment `npm run deploy` gives the CLI: its default state backend, no update check. */
-export function pulumiEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
-    const result: NodeJS.ProcessEnv = { ...env, PULUMI_SKIP_UPDATE_CHECK: env.PULUMI_SKIP_UPDATE_CHECK ?? "true" };
-    if (!result.PULUMI_BACKEND_URL) {
-        const stateDir = env.ZENTORIA_STATE_DIR || path.join(env.HOME || os.homedir(), ".zentoria", "state");
-        result.PULUMI_BACKEND_URL = `file://${stateDir}`;
+/**
+ * The stack's outputs as `pulumi stack output --json` prints them (secrets only when asked: the
+ * CLI then needs the stack's passphrase); one StackUnreachable line for whatever fails.
+ */
+export async function readOutputJson(stack: string, projectDir: string, env: NodeJS.ProcessEnv, cli: Cli, withSecrets: boolean): Promise<unknown> {
+    const result = await runCli(cli, ["stack", "output", "--json", ...(withSecrets ? ["--show-secrets"] : []), "--stack", stack], projectDir, env);
+    if (result.code !== 0) {
+        const reason = result.stderr
+            .split("\n")
+            .map((line) => line.replace(/^error:\s*/, "").trim())
+            .find((line) => line !== "");
+        throw new StackUnreachable(`could not read stack ${stack}'s outputs from ${stateBackend(env)}: ${reason ?? `pulumi exited with ${result.code}`}`);
     }
-    return result;
+    try {
+        return JSON.parse(result.stdout);
+    } catch {
+        throw new StackUnreachable(`could not read stack ${stack}'s outputs: pulumi printed no JSON`);
+    }
 }
 
-async function pulumiCli(access: StackAccess, args: string[], passthrough = false): Promise<CliResult> {
-    const env = pulumiEnv(access.env);
-    const cli = await resolveCli(pinnedCliVersion(REPO_ROOT), { projectDir: access.projectDir, env, log: access.log }, "restore");
-    env.PATH = [path.dirname(cli.command), env.PATH].filter(Boolean).join(path.delimiter);
-    return new Promise((resolve, reject) => {
-        const child = spawn(cli.command, args, { cwd: access.projectDir, env, stdio: ["ignore", passthrough ? "inherit" : "pipe", passthrough ? "inherit" : "pipe"] });
-        let stdout = "";
-        let stderr = "";
-        child.stdout?.on("data", (chunk) => (stdout += chunk));
-        child.stderr?.on("data", (chunk) => (stderr += chunk));
-        child.on("error", reject);
-        child.on("close", (code) => resolve({ code: code ?? 1, stdout, stderr }));
-    });
+/** The CLI for the commands that may change the stack: the one on PATH, or the pinned one (installed if absent). */
+async function accessCli(access: StackAccess): Promise<Cli> {
+    try {
+        return await resolveCli(pinnedCliVersion(access.projectDir), access.env, access.log, "restore");
+    } catch (error) {
+        throw error instanceof CliError ? new OpsError(error.message) : error;
+    }
 }
 
-/** The stack's outputs; secrets only when asked (the CLI then needs the stack's passphrase). */
+async function pulumi(access: StackAccess, args: string[], passthrough = false): Promise<CliResult> {
+    return runCli(await accessCli(access), args, access.projectDir, access.env, passthrough);
+}
+
+/** The stack's outputs as backup and restore need them; secrets only when asked. */
 export async function readDeployedStack(access: StackAccess, withSecrets: boolean): Promise<DeployedStack> {
     if (!fs.existsSync(path.join(access.projectDir, "Pulumi.yaml"))) {
         throw new OpsError(`${access.projectDir} has no Pulumi.yaml (give the project directory with --project-dir)`);
     }
-    const result = await pulumiCli(access, ["stack", "output", "--stack", access.stack, "--json", ...(withSecrets ? ["--show-secrets"] : [])]);
-    if (result.code !== 0) {
-        throw new OpsError(`cannot read the outputs of stack ${access.stack}: ${result.stderr.trim().split("\n").pop() ?? `pulumi exited ${result.code}`}`);
-    }
-    const outputs = JSON.parse(result.stdout) as Record<string, any>;
+    const outputs = (await readOutputJson(access.stack, access.projectDir, access.env, await accessCli(access), withSecrets)) as Record<string, any>;
     const backups = outputs.backups as BackupsInfo | undefined;
     if (!backups?.postgres) {
         throw new OpsError(`stack ${access.stack} has no \`backups\` output: deploy it with this version of the program first (npm run deploy -- ${access.stack})`);
@@ -85,7 +80,7 @@ export async function readDeployedStack(access: StackAccess, withSecrets: boolea
  * `pulumi up` creates it again exactly as the program declares it.
  */
 export async function recreateContainer(access: StackAccess, containerName: string): Promise<void> {
-    const exported = await pulumiCli(access, ["stack", "export", "--stack", access.stack]);
+    const exported = await pulumi(access, ["stack", "export", "--stack", access.stack]);
     if (exported.code !== 0) {
         throw new OpsError(`pulumi stack export failed: ${exported.stderr.trim()}`);
     }
@@ -95,12 +90,12 @@ export async function recreateContainer(access: StackAccess, containerName: stri
         throw new OpsError(`stack ${access.stack} has no container ${containerName} in its state`);
     }
     access.log(`pulumi refresh --target ${container.urn}`);
-    const refreshed = await pulumiCli(access, ["refresh", "--stack", access.stack, "--yes", "--skip-preview", "--target", container.urn], true);
+    const refreshed = await pulumi(access, ["refresh", "--stack", access.stack, "--yes", "--skip-preview", "--target", container.urn], true);
     if (refreshed.code !== 0) {
         throw new OpsError(`pulumi refresh of ${containerName} failed (exit ${refreshed.code})`);
     }
     access.log("pulumi up (creates the container again on the restored volume)");
-    const up = await pulumiCli(access, ["up", "--stack", access.stack, "--yes", "--skip-preview"], true);
+    const up = await pulumi(access, ["up", "--stack", access.stack, "--yes", "--skip-preview"], true);
     if (up.code !== 0) {
         throw new OpsError(`pulumi up failed (exit ${up.code})`);
     }

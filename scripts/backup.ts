@@ -9,7 +9,8 @@ import * as path from "path";
 import { spawn } from "child_process";
 import type { BackupsInfo } from "../components/backups";
 import { BackupStoreError, backupStatus, serviceBackupViews } from "../ops/backups";
-import { OpsError, readDeployedStack, REPO_ROOT } from "../ops/stack";
+import { OpsError } from "../ops/errors";
+import { readDeployedStack, REPO_ROOT } from "../ops/stack";
 import { SIDECAR_FILES, SIDECAR_LAYOUT } from "../render/backup";
 import { textTable } from "../render/budgetTables";
 

@@ -18,8 +18,7 @@ import { spawn, spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import * as semver from "semver";
-import { PulumiCommand } from "@pulumi/pulumi/automation";
+import { Cli, cliEnv, CliError, defaultStateDir, onPath, pinnedCliVersion, resolveCli } from "../ops/pulumiCli";
 
 export type Command = "up" | "preview";
 
@@ -36,68 +35,9 @@ const NAME = { up: "deploy", preview: "preview" } as const;
 
 export class DeployError extends Error {}
 
-/** The @pulumi/pulumi version package.json pins: the CLI version to install. */
-export function pinnedCliVersion(projectDir: string): string {
-    const pkg = JSON.parse(fs.readFileSync(path.join(projectDir, "package.json"), "utf8"));
-    const version = pkg.dependencies?.["@pulumi/pulumi"];
-    if (!semver.valid(version)) {
-        throw new DeployError(`package.json must pin @pulumi/pulumi to an exact version, not ${JSON.stringify(version)}`);
-    }
-    return version;
-}
-
-/** The first executable `name` on the PATH of env, or undefined. */
-export function onPath(name: string, env: NodeJS.ProcessEnv): string | undefined {
-    for (const dir of (env.PATH ?? "").split(path.delimiter).filter(Boolean)) {
-        const candidate = path.join(dir, name);
-        try {
-            fs.accessSync(candidate, fs.constants.X_OK);
-            if (fs.statSync(candidate).isFile()) {
-                return candidate;
-            }
-        } catch {
-            // not here
-        }
-    }
-    return undefined;
-}
-
 function dockerAnswers(env: NodeJS.ProcessEnv): boolean {
     const docker = onPath("docker", env);
     return docker !== undefined && spawnSync(docker, ["info"], { env, stdio: "ignore", timeout: 60_000 }).status === 0;
-}
-
-export interface Cli {
-    command: string;
-    version: string;
-    installed: boolean;
-}
-
-/** The CLI on PATH, or the pinned version installed by the Automation API. */
-export async function resolveCli(pinned: string, options: DeployOptions, name: string): Promise<Cli> {
-    const { env, log } = options;
-    const found = onPath("pulumi", env);
-    if (found) {
-        const result = spawnSync(found, ["version"], { env: { ...env, PULUMI_SKIP_UPDATE_CHECK: "true" }, encoding: "utf8", timeout: 60_000 });
-        const version = semver.valid(semver.coerce(result.stdout?.trim() ?? "")) ?? "unknown";
-        if (version === "unknown" || semver.major(version) !== semver.major(pinned)) {
-            log(`${name}: warning: the Pulumi CLI on PATH (${found}) is version ${version}, but this project is written for ${pinned} (major version ${semver.major(pinned)}); going on with it`);
-        }
-        return { command: found, version, installed: false };
-    }
-    const home = env.PULUMI_HOME || path.join(env.HOME || os.homedir(), ".pulumi");
-    const root = path.join(home, "versions", pinned);
-    log(`${name}: no Pulumi CLI on PATH; installing v${pinned} (the version package.json pins) into ${root} with the Automation API, from get.pulumi.com ...`);
-    let cli: PulumiCommand;
-    try {
-        cli = await PulumiCommand.install({ version: new semver.SemVer(pinned), root });
-    } catch (error) {
-        const reason = String((error as Error).message ?? error).split("\n").find((line) => line.trim() !== "") ?? "unknown error";
-        throw new DeployError(`could not install the Pulumi CLI v${pinned} into ${root} (${reason.trim()}); install it yourself: https://www.pulumi.com/docs/install/`);
-    }
-    const version = cli.version?.version ?? pinned;
-    log(`${name}: using the Pulumi CLI v${version} at ${cli.command}`);
-    return { command: cli.command, version, installed: true };
 }
 
 /** Runs the CLI with this terminal; resolves to its exit code. */
@@ -115,7 +55,7 @@ export async function main(command: Command, argv: string[], options: DeployOpti
     try {
         return await run(command, argv, options);
     } catch (error) {
-        if (error instanceof DeployError) {
+        if (error instanceof DeployError || error instanceof CliError) {
             options.log(`${name}: ${error.message}`);
             return 1;
         }
@@ -135,16 +75,11 @@ async function run(command: Command, argv: string[], options: DeployOptions): Pr
     if (!dockerAnswers(env)) {
         throw new DeployError("no Docker engine answers (is dockerd running, and may this user use it? `docker info` must work)");
     }
-    const cli = await resolveCli(pinnedCliVersion(projectDir), { ...options, env }, name);
-    // Language hosts and plugins that come with an installed CLI sit next to it.
-    env.PATH = [path.dirname(cli.command), env.PATH].filter(Boolean).join(path.delimiter);
-    env.PULUMI_SKIP_UPDATE_CHECK = env.PULUMI_SKIP_UPDATE_CHECK ?? "true";
-
+    const cli = await resolveCli(pinnedCliVersion(projectDir), env, log, name);
     if (!env.PULUMI_BACKEND_URL) {
-        const stateDir = env.ZENTORIA_STATE_DIR || path.join(env.HOME || os.homedir(), ".zentoria", "state");
-        fs.mkdirSync(stateDir, { recursive: true });
-        env.PULUMI_BACKEND_URL = `file://${stateDir}`;
+        fs.mkdirSync(defaultStateDir(env), { recursive: true });
     }
+    Object.assign(env, cliEnv(env, cli));
     log(`${name}: stack ${stack}, state in ${env.PULUMI_BACKEND_URL}, Pulumi CLI v${cli.version}`);
 
     const runOptions = { ...options, env };

@@ -1,7 +1,7 @@
 // npm run emergency -- <stack> <procedure> [arguments] [--yes]
 //
 // Section 6.3's procedures against a deployed stack, safe by default: without --yes each only
-// shows what it would do. Procedures (scripts/ops/procedures.ts says how each works):
+// shows what it would do. Procedures (ops/console/procedures.ts says how each works):
 //   pgbouncer-kill-idle [pool] [--idle-longer-than 0s]
 //   postgres-terminate-idle [--older-than 30m] [--include-superuser] [--include-monitoring] [--include-pgbouncer]
 //   redis-kill-clients [--idle-longer-than 0s]
@@ -9,10 +9,10 @@
 // Exit status: 0 done (or nothing to do, or shown), 1 the procedure failed, 2 a wrong command
 // line (nothing was read or changed), 3 could not reach the stack.
 import * as path from "path";
-import { checkStackName, parseArgs, parseDuration } from "./ops/args";
-import { EXIT, firstLine, ProcedureFailed, StackUnreachable, UsageError } from "./ops/errors";
-import { readStackOutputs, StackOutputs } from "./ops/outputs";
-import { pgbouncerKillIdle, pgbouncerPauseOrResume, pgbouncerReload, postgresTerminateIdle, ProcedureIo, redisKillClients } from "./ops/procedures";
+import { checkStackName, parseArgs, parseDuration } from "../ops/console/args";
+import { EXIT, firstLine, ProcedureFailed, StackUnreachable, UsageError } from "../ops/errors";
+import { readStackOutputs, StackOutputs } from "../ops/console/outputs";
+import { pgbouncerKillIdle, pgbouncerPauseOrResume, pgbouncerReload, postgresTerminateIdle, ProcedureIo, redisKillClients } from "../ops/console/procedures";
 
 const USAGE = `usage: npm run emergency -- <stack> <procedure> [arguments] [--yes]
 procedures:

@@ -11,7 +11,8 @@
 import * as path from "path";
 import { BackupStoreError } from "../ops/backups";
 import { restore, RESTORE_SERVICES, RestoreError, RestoreService } from "../ops/restore";
-import { OpsError, readDeployedStack, recreateContainer, REPO_ROOT, StackAccess } from "../ops/stack";
+import { OpsError } from "../ops/errors";
+import { readDeployedStack, recreateContainer, REPO_ROOT, StackAccess } from "../ops/stack";
 import { RenderError } from "../render/quote";
 
 export interface RestoreArguments {

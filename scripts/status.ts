@@ -1,6 +1,6 @@
 // npm run status -- <stack> [--json] [--watch [seconds]]
 //
-// Is the pooling healthy right now? Reads the stack's outputs (scripts/ops/outputs.ts), looks at
+// Is the pooling healthy right now? Reads the stack's outputs (ops/console/outputs.ts), looks at
 // PgBouncer, PostgreSQL, Redis and Qdrant through their published ports as the monitoring users,
 // and judges section 5's metrics against the stack's own levels (monitoring.thresholds.*,
 // redis.warningClients / criticalClients); with backups on, each backed-up service's last backup
@@ -10,13 +10,14 @@
 // Exit status: 0 ok, 1 warning, 2 critical, 3 could not reach the stack (no such stack, not
 // deployed, no server answering); 2 also for a wrong command line, with its usage.
 import * as path from "path";
-import { checkStackName, parseArgs } from "./ops/args";
-import { collectReport, Look } from "./ops/collect";
-import { EXIT, firstLine, StackUnreachable, UsageError } from "./ops/errors";
-import { lastLookFile, LastLook, readLastLook, writeLastLook } from "./ops/lastLook";
-import { readStackOutputs, stateBackend, StackOutputs } from "./ops/outputs";
-import { renderReport } from "./ops/render";
-import { exitCodeOf } from "./ops/report";
+import { checkStackName, parseArgs } from "../ops/console/args";
+import { collectReport, Look } from "../ops/console/collect";
+import { EXIT, firstLine, StackUnreachable, UsageError } from "../ops/errors";
+import { lastLookFile, LastLook, readLastLook, writeLastLook } from "../ops/console/lastLook";
+import { readStackOutputs, StackOutputs } from "../ops/console/outputs";
+import { stateBackend } from "../ops/pulumiCli";
+import { renderReport } from "../ops/console/render";
+import { exitCodeOf } from "../ops/console/report";
 
 const USAGE = "usage: npm run status -- <stack> [--json] [--watch [seconds]]";
 const DEFAULT_WATCH_SECONDS = 5;

@@ -4,9 +4,9 @@
 // and the healthcheck's; without --yes neither changes anything.
 import Redis from "ioredis";
 import { Client } from "pg";
-import { pgConfig } from "../../scripts/ops/connect";
-import { StackOutputs } from "../../scripts/ops/outputs";
-import { parseClientList } from "../../scripts/ops/redis";
+import { pgConfig } from "../../ops/console/connect";
+import { StackOutputs } from "../../ops/console/outputs";
+import { parseClientList } from "../../ops/console/redis";
 import { connectPg, endAll, redisClient } from "./support/clients";
 import { Stack, useStack } from "./support/fixture";
 import { harnessOutputs, OPERATIONS_CONFIG, runEmergency } from "./support/operations";

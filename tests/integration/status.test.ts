@@ -4,10 +4,10 @@
 // idle clients while a running transaction of the same pool completes, and the stack is ok again.
 import { Client } from "pg";
 import { PoolPlan } from "../../config/plan";
-import { pgConfig } from "../../scripts/ops/connect";
-import { parseStats, waitPerTransactionMs } from "../../scripts/ops/pgbouncer";
-import { StackOutputs } from "../../scripts/ops/outputs";
-import { PgbouncerStatus, PoolStatus, Report } from "../../scripts/ops/report";
+import { pgConfig } from "../../ops/console/connect";
+import { parseStats, waitPerTransactionMs } from "../../ops/console/pgbouncer";
+import { StackOutputs } from "../../ops/console/outputs";
+import { PgbouncerStatus, PoolStatus, Report } from "../../ops/console/report";
 import { connectPg, endAll } from "./support/clients";
 import { Stack, useStack } from "./support/fixture";
 import { harnessOutputs, OPERATIONS_CONFIG, runEmergency, runStatus, statusDir, statusReport } from "./support/operations";

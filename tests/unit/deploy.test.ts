@@ -9,7 +9,8 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { PulumiCommand } from "@pulumi/pulumi/automation";
-import { main, pinnedCliVersion } from "../../scripts/deploy";
+import { main } from "../../scripts/deploy";
+import { pinnedCliVersion } from "../../ops/pulumiCli";
 import { REPO_ROOT } from "./support/config";
 
 jest.setTimeout(120_000);

@@ -9,11 +9,11 @@ import * as path from "path";
 import { DEFAULT_CONFIG } from "../../config";
 import { percentOf, sectionFiveLevels, verdictAbove, worstVerdict } from "../../config/verdicts";
 import { parseEmergencyArgs } from "../../scripts/emergency";
-import { formatDuration, parseDuration } from "../../scripts/ops/args";
+import { formatDuration, parseDuration } from "../../ops/console/args";
 import { serviceBackupViews, ServiceStatus } from "../../ops/backups";
-import { backupsSection, qdrantLook } from "../../scripts/ops/collect";
-import { pgConfig } from "../../scripts/ops/connect";
-import { parseStackOutputs, readStackOutputs } from "../../scripts/ops/outputs";
+import { backupsSection, qdrantLook } from "../../ops/console/collect";
+import { pgConfig } from "../../ops/console/connect";
+import { parseStackOutputs, readStackOutputs } from "../../ops/console/outputs";
 import {
     classifyClients,
     closable,
@@ -25,10 +25,10 @@ import {
     parseVersion,
     versionAtLeast,
     waitPerTransactionMs,
-} from "../../scripts/ops/pgbouncer";
-import { renderReport } from "../../scripts/ops/render";
-import { backupsStatus, events, exitCodeOf, overallVerdict, pgbouncerStatus, PgbouncerSample } from "../../scripts/ops/report";
-import { killableRedisClients, parseClientList, parseInfo, redisFigures } from "../../scripts/ops/redis";
+} from "../../ops/console/pgbouncer";
+import { renderReport } from "../../ops/console/render";
+import { backupsStatus, events, exitCodeOf, overallVerdict, pgbouncerStatus, PgbouncerSample } from "../../ops/console/report";
+import { killableRedisClients, parseClientList, parseInfo, redisFigures } from "../../ops/console/redis";
 import { main as statusMain, parseStatusArgs } from "../../scripts/status";
 import { outputValue } from "./support/mocks";
 import { runProgram, stackConfigValues } from "./support/program";

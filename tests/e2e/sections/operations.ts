@@ -6,8 +6,8 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { Client } from "pg";
-import { pgConfig } from "../../../scripts/ops/connect";
-import { Report } from "../../../scripts/ops/report";
+import { pgConfig } from "../../../ops/console/connect";
+import { Report } from "../../../ops/console/report";
 import { DefaultStack } from "../support/defaultStack";
 import { REPO_ROOT } from "../support/project";
 

@@ -6,8 +6,8 @@ import * as os from "os";
 import * as path from "path";
 import { summarize } from "../../../components/dataTier";
 import { main as emergencyMain } from "../../../scripts/emergency";
-import { parseStackOutputs, StackOutputs } from "../../../scripts/ops/outputs";
-import { Report } from "../../../scripts/ops/report";
+import { parseStackOutputs, StackOutputs } from "../../../ops/console/outputs";
+import { Report } from "../../../ops/console/report";
 import { main as statusMain } from "../../../scripts/status";
 import { Stack } from "./stack";
 

@@ -1,5 +1,5 @@
 // Command-line pieces both commands share. Pure.
-import { UsageError } from "./errors";
+import { UsageError } from "../errors";
 
 const UNIT_SECONDS: Record<string, number> = { "": 1, s: 1, m: 60, min: 60, h: 3600, d: 86400 };
 

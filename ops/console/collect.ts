@@ -5,9 +5,9 @@
 import { execFile } from "child_process";
 import { sectionFiveLevels } from "../../config/verdicts";
 import type { BackupsInfo } from "../../components/backups";
-import { backupStatus, serviceBackupViews, ServiceStatus } from "../../ops/backups";
+import { backupStatus, serviceBackupViews, ServiceStatus } from "../backups";
 import { consoleRows, endpointOf, withPostgres, withRedis } from "./connect";
-import { firstLine } from "./errors";
+import { firstLine } from "../errors";
 import { LastLook } from "./lastLook";
 import { StackOutputs } from "./outputs";
 import { parsePoolerErrors, parsePools, parseStats, StatsRow } from "./pgbouncer";

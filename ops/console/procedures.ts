@@ -11,7 +11,7 @@ import { Client } from "pg";
 import { REDIS_SYSTEM_USERS } from "../../config/validate";
 import { formatDuration } from "./args";
 import { consoleRows, withPostgres, withRedis } from "./connect";
-import { ProcedureFailed, UsageError } from "./errors";
+import { ProcedureFailed, UsageError } from "../errors";
 import { StackOutputs } from "./outputs";
 import {
     BackendState,

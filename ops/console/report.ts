@@ -2,7 +2,7 @@
 // (config/verdicts.ts, from the stack's monitoring.thresholds and redis.*Clients keys). Pure: the
 // samples come from collect.ts, the text from render.ts; --json prints a Report as it is.
 import { Levels, percentOf, perMinute, SectionFiveLevels, Verdict, verdictAbove, verdictOfShare, worstVerdict } from "../../config/verdicts";
-import type { Health, ServiceBackupView } from "../../ops/backups";
+import type { Health, ServiceBackupView } from "../backups";
 import { PoolSummary, StackSummary } from "./outputs";
 import { CONSOLE_DATABASE, PoolerError, PoolRow, StatsRow, waitPerTransactionMs } from "./pgbouncer";
 import { ApplicationRow, CountRow, LongQuery, ServerFigures } from "./postgres";

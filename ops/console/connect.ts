@@ -4,7 +4,7 @@
 // a bounded time.
 import Redis from "ioredis";
 import { Client, ClientConfig } from "pg";
-import { StackUnreachable } from "./errors";
+import { StackUnreachable } from "../errors";
 
 /** Who is connecting: shows in pg_stat_activity, SHOW CLIENTS and CLIENT LIST. */
 export const OPERATOR_APPLICATION = "zentoria-operator";

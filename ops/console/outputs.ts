@@ -2,16 +2,13 @@
 // strings (hostConnectionStrings, secret) and the summary (pools, roles, section 5's levels).
 // Read with `pulumi stack output --json --show-secrets`, on the same state backend as
 // `npm run deploy`: PULUMI_BACKEND_URL, or file://$HOME/.zentoria/state ($ZENTORIA_STATE_DIR).
-import { spawn } from "child_process";
-import * as fs from "fs";
-import * as os from "os";
-import * as path from "path";
 import { z } from "zod";
 import type { BackupsInfo } from "../../components/backups";
 import { statsUrlVariable, redisUserUrlVariable } from "../../config/envNames";
 import { roleAccessSchema, thresholdsSchema } from "../../config/schema";
-import { onPath, pinnedCliVersion } from "../deploy";
-import { StackUnreachable } from "./errors";
+import { StackUnreachable } from "../errors";
+import { Cli, CliError, installedCli } from "../pulumiCli";
+import { readOutputJson } from "../stack";
 
 const poolSchema = z.object({
     /** The PgBouncer database (alias) clients connect to. */
@@ -126,58 +123,13 @@ export function parseStackOutputs(stack: string, json: unknown): StackOutputs {
     };
 }
 
-/** The state backend `npm run deploy` uses (scripts/deploy.ts): PULUMI_BACKEND_URL, else the local file backend. */
-export function stateBackend(env: NodeJS.ProcessEnv): string {
-    if (env.PULUMI_BACKEND_URL) {
-        return env.PULUMI_BACKEND_URL;
-    }
-    return `file://${env.ZENTORIA_STATE_DIR || path.join(env.HOME || os.homedir(), ".zentoria", "state")}`;
-}
-
-/** The Pulumi CLI on PATH, or the one `npm run deploy` installed; status never installs one. */
-export function pulumiCli(projectDir: string, env: NodeJS.ProcessEnv): string {
-    const found = onPath("pulumi", env);
-    if (found) {
-        return found;
-    }
-    const home = env.PULUMI_HOME || path.join(env.HOME || os.homedir(), ".pulumi");
-    const installed = path.join(home, "versions", pinnedCliVersion(projectDir), "bin", "pulumi");
-    if (fs.existsSync(installed)) {
-        return installed;
-    }
-    throw new StackUnreachable("no Pulumi CLI: put `pulumi` on PATH, or run `npm run deploy` once (it installs the pinned version)");
-}
-
-function runCli(command: string, args: string[], cwd: string, env: NodeJS.ProcessEnv): Promise<{ code: number; stdout: string; stderr: string }> {
-    return new Promise((resolve, reject) => {
-        // stdin ignored: the CLI must not stop to ask for the passphrase; it says which variable to set instead.
-        const child = spawn(command, args, { cwd, env, stdio: ["ignore", "pipe", "pipe"] });
-        let stdout = "";
-        let stderr = "";
-        child.stdout.on("data", (chunk) => (stdout += chunk));
-        child.stderr.on("data", (chunk) => (stderr += chunk));
-        child.on("error", reject);
-        child.on("close", (code) => resolve({ code: code ?? 1, stdout, stderr }));
-    });
-}
-
 /** Reads and checks the stack's outputs with the Pulumi CLI; one StackUnreachable line for whatever fails. */
 export async function readStackOutputs(stack: string, projectDir: string, env: NodeJS.ProcessEnv): Promise<StackOutputs> {
-    const backend = stateBackend(env);
-    const cliEnv = { ...env, PULUMI_BACKEND_URL: backend, PULUMI_SKIP_UPDATE_CHECK: env.PULUMI_SKIP_UPDATE_CHECK ?? "true" };
-    const result = await runCli(pulumiCli(projectDir, env), ["stack", "output", "--json", "--show-secrets", "--stack", stack], projectDir, cliEnv);
-    if (result.code !== 0) {
-        const reason = result.stderr
-            .split("\n")
-            .map((line) => line.replace(/^error:\s*/, "").trim())
-            .find((line) => line !== "");
-        throw new StackUnreachable(`could not read stack ${stack}'s outputs from ${backend}: ${reason ?? `pulumi exited with ${result.code}`}`);
-    }
-    let json: unknown;
+    let cli: Cli;
     try {
-        json = JSON.parse(result.stdout);
-    } catch {
-        throw new StackUnreachable(`could not read stack ${stack}'s outputs: pulumi printed no JSON`);
+        cli = installedCli(projectDir, env);
+    } catch (error) {
+        throw error instanceof CliError ? new StackUnreachable(error.message) : error;
     }
-    return parseStackOutputs(stack, json);
+    return parseStackOutputs(stack, await readOutputJson(stack, projectDir, env, cli, true));
 }

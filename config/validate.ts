@@ -484,6 +484,55 @@ const CROSS_CHECKS: ReadonlyArray<{ needs: readonly Section[]; run: (config: Sta
     { needs: ["backups", "postgres", "roles", "redis", "tls", "qdrant"], run: checkBackups },
 ];
 
+type Step = string | number;
+
+function valueAtPath(value: unknown, path: readonly Step[]): unknown {
+    return path.reduce<unknown>((node, step) => (node !== null && typeof node === "object" ? (node as Record<Step, unknown>)[step] : undefined), value);
+}
+
+/** A deep copy of value with the leaf at path set to replacement, or removed when it is undefined. */
+function replacedAt(value: unknown, path: readonly Step[], replacement: unknown): unknown {
+    if (path.length === 0) {
+        return replacement;
+    }
+    if (value === null || typeof value !== "object") {
+        return value;
+    }
+    const copy = (Array.isArray(value) ? [...value] : { ...value }) as Record<Step, unknown>;
+    const [step, ...rest] = path;
+    const next = replacedAt(copy[step], rest, replacement);
+    if (next === undefined) {
+        delete copy[step];
+    } else {
+        copy[step] = next;
+    }
+    return copy;
+}
+
+/**
+ * A section that failed the schema, with each offending value put back to its default (or
+ * removed): when that parses, the checks that span sections still run on it, so that one bad
+ * value does not hide the other problems of its section. Returns the paths it replaced, whose
+ * later problems would only be about the stand-in values.
+ */
+function salvageSection(section: Section, value: unknown, issues: readonly ZodIssue[]): { data: unknown; replaced: string[] } | undefined {
+    let repaired = value;
+    const replaced: string[] = [];
+    for (const issue of issues) {
+        const paths = issue.code === "unrecognized_keys" ? issue.keys.map((key) => [...issue.path, key]) : [issue.path];
+        for (const path of paths) {
+            repaired = replacedAt(repaired, path, valueAtPath(DEFAULT_CONFIG[section], path));
+            replaced.push(path.reduce<string>((key, step) => childPath(key, step), section));
+        }
+    }
+    const parsed = stackConfigSchema.shape[section].safeParse(repaired);
+    return parsed.success ? { data: parsed.data, replaced } : undefined;
+}
+
+function concerns(problem: Problem, keys: readonly string[]): boolean {
+    return keys.some((key) => problem.key === key || problem.key.startsWith(`${key}.`) || key.startsWith(`${problem.key}.`));
+}
+
 export function validateStackConfig(raw: RawStackConfig): ValidationResult {
     const merged = mergeOverDefaults(DEFAULT_CONFIG, raw.values) as Record<string, unknown>;
     const shape = stackConfigSchema.shape;
@@ -497,22 +546,30 @@ export function validateStackConfig(raw: RawStackConfig): ValidationResult {
     }
     // Section by section, so that one bad section does not hide the problems of the others.
     const valid: Partial<Record<Section, unknown>> = {};
+    const usable: Partial<Record<Section, unknown>> = {};
+    const replaced: string[] = [];
     for (const section of Object.keys(shape) as Section[]) {
         const parsed = shape[section].safeParse(merged[section]);
         if (parsed.success) {
-            valid[section] = parsed.data;
+            valid[section] = usable[section] = parsed.data;
         } else {
             problems.push(...zodProblems(parsed.error.issues, section));
+            const salvaged = salvageSection(section, merged[section], parsed.error.issues);
+            if (salvaged) {
+                usable[section] = salvaged.data;
+                replaced.push(...salvaged.replaced);
+            }
         }
     }
-    const partial = valid as Partial<StackConfig>;
     checkPorts(merged, problems);
     checkCredentialsEncrypted(raw, problems);
+    const crossProblems: Problem[] = [];
     for (const check of CROSS_CHECKS) {
-        if (check.needs.every((section) => valid[section] !== undefined)) {
-            check.run(partial as StackConfig, problems);
+        if (check.needs.every((section) => usable[section] !== undefined)) {
+            check.run(usable as StackConfig, crossProblems);
         }
     }
+    problems.push(...crossProblems.filter((problem) => !concerns(problem, replaced)));
     const complete = (Object.keys(shape) as Section[]).every((section) => valid[section] !== undefined);
-    return { config: complete && !problems.some((problem) => problem.severity === "error") ? (partial as StackConfig) : undefined, problems };
+    return { config: complete && !problems.some((problem) => problem.severity === "error") ? (valid as StackConfig) : undefined, problems };
 }

@@ -86,6 +86,32 @@ test("five different mistakes: five lines, each naming its key, exit 1", () => {
     expect(result.stderr).not.toMatch(/\n\s+at /);
 }, 60_000);
 
+test("mistakes in one section: a value the schema refuses does not hide the section's other problems", () => {
+    // The line break fails postgres' schema; include_dir and maxConnections are checked after it,
+    // on the section with work_mem put back to its default.
+    const file = stackFile(
+        [
+            "config:",
+            "  zentoria:postgres:",
+            "    maxConnections: 300000",
+            "    settings:",
+            "      include_dir: /etc",
+            '      work_mem: "4MB\\nfsync = off"',
+            "",
+        ].join("\n"),
+    );
+    const result = plan(file);
+    expect(result.status).toBe(1);
+    const lines = result.stderr.split("\n").filter((line) => line.startsWith("  error: "));
+    expect([...lines].sort()).toEqual(
+        [
+            "  error: zentoria:postgres.settings.work_mem: a setting's value must be one line without NUL characters",
+            "  error: zentoria:postgres.settings.include_dir: cannot be set here: would read settings the program has not checked",
+            "  error: zentoria:postgres.maxConnections: 300000 gives max_connections outside PostgreSQL 15's range 1 .. 262143",
+        ].sort(),
+    );
+}, 60_000);
+
 test("a YAML problem: file:line: message, no stack trace, exit 1", () => {
     const file = stackFile("config:\n  zentoria:prefix: a\n  zentoria:prefix: b\n");
     const result = plan(file);

@@ -79,9 +79,16 @@ function isLoopback(address: string): boolean {
     return address === "::1" || address.startsWith("127.");
 }
 
+type Step = string | number;
+
+/** The value at a path of steps (object keys, array indices) of an unvalidated value. */
+function valueAtPath(value: unknown, path: readonly Step[]): unknown {
+    return path.reduce<unknown>((node, step) => (node !== null && typeof node === "object" ? (node as Record<Step, unknown>)[step] : undefined), value);
+}
+
 /** A value at a dotted path of the merged (not yet validated) config. */
 function valueAt(merged: Record<string, unknown>, dottedPath: string): unknown {
-    return dottedPath.split(".").reduce<unknown>((value, key) => (isPlainObject(value) ? value[key] : undefined), merged);
+    return valueAtPath(merged, dottedPath.split("."));
 }
 
 /**
@@ -483,12 +490,6 @@ const CROSS_CHECKS: ReadonlyArray<{ needs: readonly Section[]; run: (config: Sta
     { needs: ["monitoring", "tls", "roles", "prefix", "postgres", "pgbouncer", "redis", "qdrant"], run: checkMonitoring },
     { needs: ["backups", "postgres", "roles", "redis", "tls", "qdrant"], run: checkBackups },
 ];
-
-type Step = string | number;
-
-function valueAtPath(value: unknown, path: readonly Step[]): unknown {
-    return path.reduce<unknown>((node, step) => (node !== null && typeof node === "object" ? (node as Record<Step, unknown>)[step] : undefined), value);
-}
 
 /** A deep copy of value with the leaf at path set to replacement, or removed when it is undefined. */
 function replacedAt(value: unknown, path: readonly Step[], replacement: unknown): unknown {

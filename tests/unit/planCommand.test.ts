@@ -20,6 +20,14 @@ function stackFile(yaml: string): string {
     return file;
 }
 
+/** The problem lines of plan's output, sorted: the order of problems is not part of the contract. */
+function errorLines(stderr: string): string[] {
+    return stderr
+        .split("\n")
+        .filter((line) => line.startsWith("  error: "))
+        .sort();
+}
+
 test("the dev stack: every table, exit 0", () => {
     const result = plan("Pulumi.dev.yaml");
     expect(result.status).toBe(0);
@@ -72,8 +80,7 @@ test("five different mistakes: five lines, each naming its key, exit 1", () => {
     );
     const result = plan(file);
     expect(result.status).toBe(1);
-    const lines = result.stderr.split("\n").filter((line) => line.startsWith("  error: "));
-    expect([...lines].sort()).toEqual(
+    expect(errorLines(result.stderr)).toEqual(
         [
         "  error: zentoria:postgres.settings.include_dir: cannot be set here: would read settings the program has not checked",
         "  error: zentoria:pgbouncer.poolMode: batch is not one of session, transaction, statement",
@@ -102,8 +109,7 @@ test("mistakes in one section: a value the schema refuses does not hide the sect
     );
     const result = plan(file);
     expect(result.status).toBe(1);
-    const lines = result.stderr.split("\n").filter((line) => line.startsWith("  error: "));
-    expect([...lines].sort()).toEqual(
+    expect(errorLines(result.stderr)).toEqual(
         [
             "  error: zentoria:postgres.settings.work_mem: a setting's value must be one line without NUL characters",
             "  error: zentoria:postgres.settings.include_dir: cannot be set here: would read settings the program has not checked",
